@@ -1,0 +1,51 @@
+// One listr2 setup for every task: the live tree on a TTY, the plain renderer in CI,
+// without a TTY or with --verbose. Task lists are data (`Step<Ctx>[]`); each layer exports
+// a function returning its steps, and tasks/up.ts composes them.
+import { Listr, type ListrTask, type ListrTaskWrapper, type DefaultRenderer, type SimpleRenderer } from 'listr2';
+
+export type Step<Ctx> = ListrTask<Ctx, typeof DefaultRenderer, typeof SimpleRenderer>;
+export type StepTask<Ctx> = ListrTaskWrapper<Ctx, typeof DefaultRenderer, typeof SimpleRenderer>;
+
+export interface RenderChoice {
+  verbose?: boolean;
+  /** Overrides detection (tests): true = plain renderer. */
+  plain?: boolean;
+  /** Tests: no output at all. */
+  silent?: boolean;
+}
+
+/** Plain output whenever a live tree would be wrong: CI, no TTY, or asked for. */
+export function wantsPlainRenderer(choice: RenderChoice = {}): boolean {
+  if (choice.plain !== undefined) return choice.plain;
+  return Boolean(choice.verbose) || Boolean(process.env.CI) || !process.stdout.isTTY;
+}
+
+export function createList<Ctx>(steps: Step<Ctx>[], choice: RenderChoice = {}): Listr<Ctx, 'default', 'simple'> {
+  const plain = wantsPlainRenderer(choice);
+  return new Listr<Ctx, 'default', 'simple'>(steps, {
+    renderer: 'default',
+    fallbackRenderer: 'simple',
+    fallbackRendererCondition: () => plain,
+    silentRendererCondition: () => Boolean(choice.silent),
+    rendererOptions: { collapseSubtasks: false, showErrorMessage: true },
+    fallbackRendererOptions: { timestamp: undefined },
+    exitOnError: true,
+    collectErrors: false,
+  });
+}
+
+/** Runs steps with the shared renderer choice and returns the final context. */
+export async function runSteps<Ctx extends object>(steps: Step<Ctx>[], ctx: Ctx, choice: RenderChoice = {}): Promise<Ctx> {
+  return createList(steps, choice).run(ctx);
+}
+
+/** Pipes a child process's output into the task, line by line, never straight to the terminal. */
+export function taskLog<Ctx>(task: StepTask<Ctx>): (chunk: string | Buffer) => void {
+  let pending = '';
+  return (chunk) => {
+    pending += chunk.toString();
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) if (line.trim()) task.output = line;
+  };
+}
