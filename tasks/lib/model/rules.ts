@@ -1,0 +1,199 @@
+// Cross-field rules: what no single field can check. They run on every part of the site
+// that passed the schema, so one run reports every mistake at once.
+import { isIpv4 } from './schema';
+import type { HostFile, ServiceFile } from './schema';
+import type { SiteIssue } from './source';
+import type { Host, Role, Stage, StageName } from './types';
+
+export interface RuleInput {
+  /** Undefined when the domain itself is invalid. */
+  domain?: string;
+  stages: Partial<Record<StageName, Stage>>;
+  /** Valid hosts with their index in the merged list, normalized when their stage is valid. */
+  hosts: Array<{ index: number; file: HostFile; host?: Host }>;
+  services: Array<{ index: number; file: ServiceFile }>;
+  /** Keys of `images`, undefined when that section is invalid. */
+  images?: string[];
+  /** Every host name in the file, valid host or not (so one bad host does not cascade). */
+  allHostNames: string[];
+}
+
+export type Rule = (input: RuleInput) => SiteIssue[];
+
+/** Reports every element after the first that repeats a key. */
+function duplicates<T>(items: T[], key: (item: T) => string | null | undefined, issue: (item: T, first: T, value: string) => SiteIssue): SiteIssue[] {
+  const seen = new Map<string, T>();
+  const issues: SiteIssue[] = [];
+  for (const item of items) {
+    const value = key(item);
+    if (value === null || value === undefined) continue;
+    const first = seen.get(value);
+    if (first === undefined) seen.set(value, item);
+    else issues.push(issue(item, first, value));
+  }
+  return issues;
+}
+
+export const uniqueHostNames: Rule = ({ hosts }) =>
+  duplicates(hosts, (h) => h.file.name, (h, first, v) => ({ path: ['hosts', h.index, 'name'], message: `duplicate host name "${v}" (also hosts[${first.index}])` }));
+
+export const uniqueAddresses: Rule = ({ hosts }) =>
+  duplicates(hosts, (h) => h.host?.ipv4, (h, first, v) => ({ path: ['hosts', h.index, 'suffix'], message: `duplicate IP ${v} (also hosts[${first.index}] ${first.file.name})` }));
+
+export const uniqueVmids: Rule = ({ hosts }) => {
+  // Data VM ids share the VMID namespace with boot VMs.
+  const ids = hosts.flatMap((h) => (h.host ? [{ h, id: h.host.vmid, what: 'VMID' }, ...(h.host.dataVmid ? [{ h, id: h.host.dataVmid, what: 'data VM VMID' }] : [])] : []));
+  return duplicates(ids, (x) => String(x.id), (x, first, v) => ({ path: ['hosts', x.h.index, 'suffix'], message: `duplicate ${x.what} ${v} (also hosts[${first.h.index}] ${first.h.file.name})` }));
+};
+
+export const uniqueMacs: Rule = ({ hosts }) =>
+  duplicates(hosts, (h) => h.host?.mac, (h, first, v) => ({ path: ['hosts', h.index, h.file.mac ? 'mac' : 'name'], message: `duplicate MAC ${v} (also hosts[${first.index}] ${first.file.name})` }));
+
+export const uniqueServiceNames: Rule = ({ services }) =>
+  duplicates(services, (s) => s.file.name, (s, first, v) => ({ path: ['services', s.index, 'name'], message: `duplicate service name "${v}" (also services[${first.index}])` }));
+
+export const uniqueServiceHostnames: Rule = ({ services }) =>
+  duplicates(
+    services.flatMap((s) => s.file.hostnames.map((name, i) => ({ s, name, i }))),
+    (x) => x.name,
+    (x, first, v) => ({ path: ['services', x.s.index, 'hostnames', x.i], message: `duplicate service hostname "${v}" (also services[${first.s.index}] ${first.s.file.name})` }),
+  );
+
+export const suffixInStaticRange: Rule = ({ hosts, stages }) =>
+  hosts.flatMap(({ index, file }) => {
+    const range = stages[file.stage]?.network.static;
+    if (file.dhcp || !range || (file.suffix >= range.from && file.suffix <= range.to)) return [];
+    return [{ path: ['hosts', index, 'suffix'], message: `suffix ${file.suffix} is outside the ${file.stage} static range ${range.from}-${range.to}` }];
+  });
+
+export const knownImage: Rule = ({ hosts, images }) =>
+  images === undefined
+    ? []
+    : hosts.flatMap(({ index, file }) => (images.includes(file.image) ? [] : [{ path: ['hosts', index, 'image'], message: `unknown image "${file.image}"${images.length ? ` (known: ${images.join(', ')})` : ' (no images defined)'}` }]));
+
+export const uniqueMountpoints: Rule = ({ hosts }) =>
+  hosts.flatMap(({ index, file }) => [
+    ...duplicates(file.dataDisks.map((d, i) => ({ d, i })), (x) => x.d.mountpoint, (x, first, v) => ({ path: ['hosts', index, 'dataDisks', x.i, 'mountpoint'], message: `two data disks mount on ${v} (also dataDisks[${first.i}])` })),
+    ...duplicates(file.dataDisks.map((d, i) => ({ d, i })), (x) => x.d.label, (x, first, v) => ({ path: ['hosts', index, 'dataDisks', x.i, 'label'], message: `duplicate data disk label "${v}" (also dataDisks[${first.i}])` })),
+  ]);
+
+export const localHostsAreStatic: Rule = ({ hosts, stages }) =>
+  hosts.flatMap(({ index, file }) =>
+    file.dhcp && stages[file.stage]?.platform === 'local' ? [{ path: ['hosts', index, 'dhcp'], message: 'the local platform has no DHCP server: give the host a static suffix' }] : [],
+  );
+
+export const upstreamResolves: Rule = ({ services, hosts, allHostNames }) => {
+  const byName = new Map(hosts.map((h) => [h.file.name, h.file]));
+  return services.flatMap(({ index, file }) => {
+    const { host, address } = file.upstream;
+    const path = ['services', index, 'upstream'];
+    if (host !== undefined && address !== undefined) return [{ path, message: 'give either "host" or "address", not both' }];
+    if (host === undefined && address === undefined) return [{ path, message: 'needs a "host" of the site or an "address"' }];
+    if (address !== undefined) return isIpv4(address) ? [] : [{ path: [...path, 'address'], message: `"${address}" is not an IPv4 address` }];
+    const target = byName.get(host!);
+    if (!target && allHostNames.includes(host!)) return [];
+    if (!target) {
+      const names = [...byName.keys()];
+      const near = nearest(host!, names);
+      return [{ path: [...path, 'host'], message: `"${host}" is neither a host of the site nor an address${near ? ` (did you mean "${near}"?)` : ''}` }];
+    }
+    if (target.stage !== file.stage) return [{ path: [...path, 'host'], message: `host "${host}" is in stage ${target.stage}, the service in ${file.stage}` }];
+    if (target.dhcp) return [{ path: [...path, 'host'], message: `host "${host}" takes DHCP; an upstream needs a static address` }];
+    return [];
+  });
+};
+
+export const hostnamesInDomain: Rule = ({ services, domain }) => {
+  if (domain === undefined) return [];
+  const lab = `lab.${domain}`;
+  return services.flatMap(({ index, file }) =>
+    file.hostnames.flatMap((name, i) => {
+      const path = ['services', index, 'hostnames', i];
+      const under = (zone: string) => name === zone || name.endsWith(`.${zone}`);
+      if (!under(domain)) return [{ path, message: `"${name}" is outside the domain ${domain}` }];
+      if (file.stage === 'lab' && !(under(lab) && name !== lab)) return [{ path, message: `lab service hostname "${name}" must be under ${lab} (the passthrough routes lab by that suffix)` }];
+      if (file.stage === 'prod' && under(lab)) return [{ path, message: `prod service hostname "${name}" is under ${lab}, which the passthrough routes to the lab proxy` }];
+      return [];
+    }),
+  );
+};
+
+const NEEDED: Record<StageName, Array<{ role: Role; why: string }>> = {
+  lab: [
+    { role: 'control-node', why: 'a control node runs the stage\'s playbooks' },
+    { role: 'stage-proxy', why: 'a stage proxy serves the stage\'s services' },
+  ],
+  prod: [
+    { role: 'control-node', why: 'a control node runs the stage\'s playbooks' },
+    { role: 'stage-proxy', why: 'a stage proxy serves the stage\'s services' },
+    { role: 'passthrough', why: 'the SNI passthrough is the entry point for both stages' },
+  ],
+};
+
+export const stagesHaveNeededHosts: Rule = ({ hosts, stages }) =>
+  (Object.keys(NEEDED) as StageName[]).flatMap((stage) => {
+    if (!stages[stage]) return [];
+    const roles = new Map<Role, number>();
+    for (const h of hosts) if (h.file.stage === stage) for (const r of h.file.roles) roles.set(r, (roles.get(r) ?? 0) + 1);
+    const issues: SiteIssue[] = NEEDED[stage].filter((n) => !roles.has(n.role)).map((n) => ({ path: ['stages', stage], message: `stage ${stage} has no host with role "${n.role}": ${n.why}` }));
+    for (const single of ['control-node', 'stage-proxy', 'passthrough'] as const)
+      if ((roles.get(single) ?? 0) > 1) issues.push({ path: ['stages', stage], message: `stage ${stage} has ${roles.get(single)} hosts with role "${single}"; it needs exactly one` });
+    if (stages[stage]!.tls.mode === 'acme' && !roles.has('certificate-host'))
+      issues.push({ path: ['stages', stage, 'tls', 'mode'], message: `stage ${stage} uses acme but has no host with role "certificate-host"` });
+    return issues;
+  });
+
+export const distinctStageNetworks: Rule = ({ stages }) => {
+  const { lab, prod } = stages;
+  if (!lab || !prod || lab.network.cidr !== prod.network.cidr) return [];
+  if (lab.platform === 'proxmox' && prod.platform === 'proxmox') return [];
+  return [{ path: ['stages', 'lab', 'network', 'cidr'], message: `lab and prod share ${lab.network.cidr}; on the local platform each stage needs its own subnet` }];
+};
+
+export const distinctVmidPrefixes: Rule = ({ stages }) =>
+  stages.lab && stages.prod && stages.lab.vmidPrefix === stages.prod.vmidPrefix
+    ? [{ path: ['stages', 'lab', 'vmidPrefix'], message: `lab and prod share VMID prefix ${stages.lab.vmidPrefix}` }]
+    : [];
+
+export const RULES: Record<string, Rule> = {
+  uniqueHostNames,
+  uniqueAddresses,
+  uniqueVmids,
+  uniqueMacs,
+  uniqueServiceNames,
+  uniqueServiceHostnames,
+  suffixInStaticRange,
+  knownImage,
+  uniqueMountpoints,
+  localHostsAreStatic,
+  upstreamResolves,
+  hostnamesInDomain,
+  stagesHaveNeededHosts,
+  distinctStageNetworks,
+  distinctVmidPrefixes,
+};
+
+export function runRules(input: RuleInput): SiteIssue[] {
+  return Object.values(RULES).flatMap((rule) => rule(input));
+}
+
+/** The closest candidate by edit distance, when it is close enough to be a likely typo. */
+export function nearest(word: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length]!;
+}

@@ -1,0 +1,206 @@
+// Reads the site's YAML files and remembers where every value came from, so each error
+// can name its file, line and column.
+import { readFileSync } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+
+export type Path = Array<string | number>;
+
+export interface Position {
+  file: string;
+  line: number;
+  col: number;
+}
+
+export interface SiteIssue {
+  /** Where in the merged site, e.g. ["services", 3, "hostnames", 0]. */
+  path: Path;
+  message: string;
+  position?: Position;
+}
+
+interface ParsedFile {
+  file: string;
+  doc: Document;
+  lines: LineCounter;
+}
+
+/** Merged lists: where element i of the merged list came from. */
+type Origin = { file: ParsedFile; path: Path };
+
+export const MERGED_LISTS = ['hosts', 'services', 'users'] as const;
+
+export class SiteSource {
+  readonly issues: SiteIssue[] = [];
+  private readonly origins = new Map<string, Origin[]>();
+  private readonly imageOrigins = new Map<string, ParsedFile>();
+  private main?: ParsedFile;
+  /** The merged raw data (before schema validation). */
+  data: Record<string, unknown> = {};
+
+  constructor(readonly file: string) {}
+
+  static read(file: string): SiteSource {
+    const source = new SiteSource(resolve(file));
+    source.load();
+    return source;
+  }
+
+  /** Displays a path the way the error lines show it: services[3].hostnames[0]. */
+  static formatPath(path: Path): string {
+    return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('') || '(site)';
+  }
+
+  formatIssue(issue: SiteIssue): string {
+    const where = issue.position ?? this.locate(issue.path);
+    const file = where ? relative(process.cwd(), where.file) || where.file : undefined;
+    const prefix = where ? `${file}:${where.line}:${where.col}: ` : '';
+    return issue.path.length ? `${prefix}${SiteSource.formatPath(issue.path)}: ${issue.message}` : `${prefix}${issue.message}`;
+  }
+
+  private parse(file: string): ParsedFile | undefined {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      this.issues.push({ path: [], message: `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, position: { file, line: 1, col: 1 } });
+      return undefined;
+    }
+    const lines = new LineCounter();
+    const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+    for (const error of doc.errors) {
+      const { line, col } = lines.linePos(error.pos[0]);
+      this.issues.push({ path: [], message: `YAML syntax error: ${error.message.split('\n')[0]}`, position: { file, line, col } });
+    }
+    return doc.errors.length ? undefined : { file, doc, lines };
+  }
+
+  private load(): void {
+    const main = this.parse(this.file);
+    if (!main) return;
+    this.main = main;
+    const data = main.doc.toJS() as unknown;
+    if (!data || typeof data !== 'object' || Array.isArray(data)) {
+      this.issues.push({ path: [], message: 'the site file must be a YAML mapping', position: { file: this.file, line: 1, col: 1 } });
+      return;
+    }
+    this.data = data as Record<string, unknown>;
+    for (const key of MERGED_LISTS) {
+      const list = this.data[key];
+      if (Array.isArray(list)) this.origins.set(key, list.map((_, i) => ({ file: main, path: [key, i] })));
+    }
+    const imports = this.data.imports;
+    if (Array.isArray(imports)) {
+      imports.forEach((name, i) => {
+        if (typeof name === 'string') this.merge(resolve(dirname(this.file), name), ['imports', i]);
+      });
+    }
+  }
+
+  private merge(file: string, from: Path): void {
+    const parsed = this.parse(file);
+    if (!parsed) return;
+    const data = parsed.doc.toJS() as Record<string, unknown> | null;
+    if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+      this.issues.push({ path: from, message: `${file} must be a YAML mapping`, position: { file, line: 1, col: 1 } });
+      return;
+    }
+    for (const [key, value] of Object.entries(data)) {
+      if ((MERGED_LISTS as readonly string[]).includes(key) && Array.isArray(value)) {
+        const target = Array.isArray(this.data[key]) ? (this.data[key] as unknown[]) : (this.data[key] = []);
+        const origins = this.origins.get(key) ?? [];
+        value.forEach((item, i) => {
+          target.push(item);
+          origins.push({ file: parsed, path: [key, i] });
+        });
+        this.origins.set(key, origins);
+      } else if (key === 'images' && value && typeof value === 'object') {
+        const images = (this.data.images ??= {}) as Record<string, unknown>;
+        for (const [name, image] of Object.entries(value)) {
+          images[name] = image;
+          this.imageOrigins.set(name, parsed);
+        }
+      } else {
+        const node = parsed.doc.getIn([key], true) as Node | undefined;
+        const pair = findKeyNode(parsed.doc.contents, key);
+        const { line, col } = parsed.lines.linePos((pair ?? node)?.range?.[0] ?? 0);
+        this.issues.push({ path: [key], message: `an imported file may only contain ${[...MERGED_LISTS, 'images'].join(', ')}`, position: { file, line, col } });
+      }
+    }
+  }
+
+  /** Finds the file and position of a path in the merged site (the nearest existing node). */
+  locate(path: Path): Position | undefined {
+    let file = this.main;
+    let inner: Path = path;
+    const [head, index, ...rest] = path;
+    if (typeof head === 'string' && typeof index === 'number') {
+      const origin = this.origins.get(head)?.[index];
+      if (origin) {
+        file = origin.file;
+        inner = [...origin.path, ...rest];
+      }
+    } else if (head === 'images' && typeof index === 'string' && this.imageOrigins.has(index)) {
+      file = this.imageOrigins.get(index);
+    }
+    if (!file) return undefined;
+    let node: unknown = file.doc.contents;
+    let best: Node | undefined = node as Node;
+    for (const step of inner) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isScalar(p.key) && p.key.value === step);
+        if (!pair) break;
+        // A missing or null value points at its key.
+        best = (pair.value as Node | null) && (pair.value as Node).range ? (pair.value as Node) : (pair.key as Node);
+        node = pair.value;
+      } else if (isSeq(node) && typeof step === 'number') {
+        const item = node.items[step] as Node | undefined;
+        if (!item) break;
+        best = item;
+        node = item;
+      } else break;
+    }
+    if (!best?.range) return { file: file.file, line: 1, col: 1 };
+    const { line, col } = file.lines.linePos(best.range[0]);
+    return { file: file.file, line, col };
+  }
+
+  /** Position of a mapping's key (for unknown keys: point at the key itself). */
+  locateKey(path: Path, key: string): Position | undefined {
+    const parent = this.locate(path);
+    const file = this.fileOf(path);
+    if (!file) return parent;
+    let node: unknown = file.doc.contents;
+    for (const step of this.innerPath(path)) {
+      if (isMap(node)) node = node.items.find((p) => isScalar(p.key) && p.key.value === step)?.value;
+      else if (isSeq(node) && typeof step === 'number') node = node.items[step];
+      else return parent;
+    }
+    const keyNode = findKeyNode(node, key);
+    if (!keyNode?.range) return parent;
+    const { line, col } = file.lines.linePos(keyNode.range[0]);
+    return { file: file.file, line, col };
+  }
+
+  private fileOf(path: Path): ParsedFile | undefined {
+    const [head, index] = path;
+    if (typeof head === 'string' && typeof index === 'number') return this.origins.get(head)?.[index]?.file ?? this.main;
+    if (head === 'images' && typeof index === 'string') return this.imageOrigins.get(index) ?? this.main;
+    return this.main;
+  }
+
+  private innerPath(path: Path): Path {
+    const [head, index, ...rest] = path;
+    if (typeof head === 'string' && typeof index === 'number') {
+      const origin = this.origins.get(head)?.[index];
+      if (origin) return [...origin.path, ...rest];
+    }
+    return path;
+  }
+}
+
+function findKeyNode(node: unknown, key: string): Node | undefined {
+  if (!isMap(node)) return undefined;
+  const pair = node.items.find((p) => isScalar(p.key) && p.key.value === key);
+  return pair?.key as Node | undefined;
+}
