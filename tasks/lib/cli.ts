@@ -56,7 +56,7 @@ export async function runMain(main: (out: Output) => Promise<number | void>, out
 
 export function reportError(error: unknown, out: Output): number {
   if (error instanceof HomeprodError) {
-    out.error(error.message);
+    out.error(`error: ${error.message}`);
     for (const line of error.details) out.error(`  ${line}`);
     if (error.hint) out.error(`hint: ${error.hint}`);
     return error.exitCode;

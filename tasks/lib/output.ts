@@ -11,8 +11,12 @@ export interface Output {
 const colorAllowed = () => Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
 
 export const output: Output = {
-  line: (text = '') => process.stdout.write(`${colorAllowed() ? text : stripVTControlCharacters(text)}\n`),
-  error: (text) => process.stderr.write(`${text}\n`),
+  line: (text = '') => {
+    process.stdout.write(`${colorAllowed() ? text : stripVTControlCharacters(text)}\n`);
+  },
+  error: (text) => {
+    process.stderr.write(`${text}\n`);
+  },
   get color() {
     return colorAllowed();
   },
