@@ -3,7 +3,7 @@
 // environment variable of the local-exec provisioner. The same objects come back as the
 // resource's `output`, so create and destroy see exactly what was applied.
 
-import type { Role, StageName } from '../model/types';
+import type { LocalForward, Role, StageName } from '../model/types';
 
 export interface LocalDiskSpec {
   /** `<host>-data`, the data VM this emulates. */
@@ -30,6 +30,11 @@ export interface LocalVmSpec {
   dataDisks: Array<{ owner: string; label: string; mountpoint: string; readOnly: boolean; interface: string }>;
   /** Public keys authorized for root (operator key, stage control-node key). */
   authorizedKeys: string[];
+  /**
+   * Only on the passthrough host: the stage's emulated NAT (loopback ports → its 80/443),
+   * started by `vm create` and stopped by `vm destroy`. Absent on every other host.
+   */
+  forward?: LocalForward;
 }
 
 /** Environment variables the local-exec provisioners set for `tasks/local.ts`. */
