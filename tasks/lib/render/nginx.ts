@@ -1,0 +1,209 @@
+// The nginx configuration of every passthrough and stage proxy host of a stage, as a map of
+// relative path → file content. Addresses come from terraform outputs (any applied stage),
+// falling back to the model for hosts not applied yet; the routing decisions live here and
+// the nginx syntax lives in templates/nginx/.
+import { EXIT, HomeprodError } from '../errors';
+import type { HostOutput, Role, Service, Site, StageName } from '../model/types';
+import { STAGES } from '../model/types';
+import { renderTemplate } from './env';
+import { hashSizes } from './hash';
+import { expectedOutputs } from './outputs';
+
+export const DEFAULT_TLS_DIR = '/etc/homeprod/tls';
+
+/** Where nginx writes at run time; Debian's places on the hosts, a temp dir in tests. */
+export interface NginxRuntime {
+  user: string;
+  pidFile: string;
+  errorLog: string;
+  /** Directory of the access logs. */
+  logDir: string;
+  /** Directory for request body / proxy buffers; null keeps nginx's built-in paths. */
+  tempDir: string | null;
+}
+
+export const DEBIAN_RUNTIME: NginxRuntime = {
+  user: 'www-data',
+  pidFile: '/run/nginx.pid',
+  errorLog: '/var/log/nginx/error.log',
+  logDir: '/var/log/nginx',
+  tempDir: null,
+};
+
+export interface NginxOptions {
+  /** Directory holding <first hostname>/{fullchain,privkey}.pem on the proxies. */
+  tlsDir?: string;
+  /**
+   * Listen on each host's own address (from the outputs) instead of every address, on these
+   * ports; the passthrough then also connects from its own address. Loopback tests run three
+   * hosts' nginx side by side this way.
+   */
+  listen?: { bindAddress: boolean; httpPort: number; httpsPort: number };
+  /** Run-time paths per host; default Debian's. */
+  runtime?: (host: string) => NginxRuntime;
+}
+
+interface Listen {
+  http: string;
+  https: string;
+  httpPort: number;
+  httpsPort: number;
+  bind: string | null;
+}
+
+/** Everything the templates need to know about the hosts, across stages. */
+class Hosts {
+  private readonly byName = new Map<string, HostOutput>();
+
+  constructor(site: Site, outputs: readonly HostOutput[]) {
+    for (const stage of STAGES) {
+      for (const host of site.hosts.filter((h) => h.stage === stage && h.ipv4 !== null)) {
+        // The model's view only stands in for hosts that have no outputs yet.
+        const derived = expectedOutputs({ ...site, hosts: [host] }, stage)[0];
+        if (derived) this.byName.set(host.name, derived);
+      }
+    }
+    for (const output of outputs) this.byName.set(output.name, output);
+  }
+
+  withRole(role: Role, stage?: StageName): HostOutput[] {
+    return [...this.byName.values()].filter((h) => h.roles.includes(role) && (stage === undefined || h.stage === stage)).sort(byName);
+  }
+
+  address(name: string, what: string): string {
+    const host = this.byName.get(name);
+    if (!host) throw new HomeprodError(`${what}: host "${name}" has no address (not in the outputs, and not a static host of the site)`);
+    return host.ipv4;
+  }
+}
+
+const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+const SAFE_NAME = /^[a-z0-9.-]+$/;
+
+function checkService(site: Site, service: Service): void {
+  const index = site.services.indexOf(service);
+  service.hostnames.forEach((name, i) => {
+    if (!SAFE_NAME.test(name)) throw new HomeprodError(`services[${index}].hostnames[${i}]: "${name}" cannot go into an nginx config`);
+  });
+  if (!/^\d+[kmg]?$/.test(service.maxBodySize)) throw new HomeprodError(`services[${index}].maxBodySize: "${service.maxBodySize}" is not an nginx size`);
+}
+
+/** Renders the nginx files of every passthrough and stage proxy host in `stage`. */
+export function renderNginx(site: Site, stage: StageName, outputs: readonly HostOutput[], options: NginxOptions = {}): Map<string, string> {
+  const hosts = new Hosts(site, outputs);
+  const stageHosts = outputs.filter((h) => h.stage === stage).sort(byName);
+  for (const service of site.services) checkService(site, service);
+  const files = new Map<string, string>();
+  for (const host of stageHosts) {
+    const isPassthrough = host.roles.includes('passthrough');
+    const isProxy = host.roles.includes('stage-proxy');
+    if (!isPassthrough && !isProxy) continue;
+    const dir = `hosts/${host.name}/nginx`;
+    const listen = listenFor(host, options);
+    const runtime = (options.runtime ?? (() => DEBIAN_RUNTIME))(host.name);
+    files.set(`${dir}/nginx.conf`, renderTemplate('nginx/nginx.conf.njk', { host: host.name, runtime, stream: isPassthrough }));
+    if (isPassthrough) {
+      for (const [file, text] of passthroughFiles(site, hosts, listen, runtime)) files.set(`${dir}/homeprod/${file}`, text);
+    }
+    if (isProxy) {
+      for (const [file, text] of proxyFiles(site, stage, host, hosts, listen, runtime, options.tlsDir ?? DEFAULT_TLS_DIR)) files.set(`${dir}/homeprod/${file}`, text);
+    }
+  }
+  return files;
+}
+
+function listenFor(host: HostOutput, options: NginxOptions): Listen {
+  const l = options.listen ?? { bindAddress: false, httpPort: 80, httpsPort: 443 };
+  const prefix = l.bindAddress ? `${host.ipv4}:` : '';
+  return { http: `${prefix}${l.httpPort}`, https: `${prefix}${l.httpsPort}`, httpPort: l.httpPort, httpsPort: l.httpsPort, bind: l.bindAddress ? host.ipv4 : null };
+}
+
+interface Route {
+  name: string;
+  upstream: string;
+}
+
+function passthroughFiles(site: Site, hosts: Hosts, listen: Listen, runtime: NginxRuntime): Array<[string, string]> {
+  const proxies = Object.fromEntries(STAGES.map((s) => [s, hosts.withRole('stage-proxy', s)])) as Record<StageName, HostOutput[]>;
+  if (proxies.prod.length === 0) {
+    throw new HomeprodError('the passthrough sends every name outside the lab domain to the prod stage proxy, but stage prod has no host with role stage-proxy', EXIT.failed);
+  }
+  const routed = STAGES.filter((s) => proxies[s].length > 0);
+  const upstream = (stage: StageName, kind: 'tls' | 'http' | 'acme') => `homeprod_${stage}_${kind}`;
+  // Exact names first-class: each service's names go to its own stage's proxy, whatever its
+  // domain; the lab wildcard and the default cover names the site does not list.
+  const names = (kind: 'tls' | 'http' | 'acme'): Route[] =>
+    site.services
+      .filter((s) => routed.includes(s.stage))
+      .flatMap((s) => s.hostnames.map((name) => ({ name, upstream: upstream(s.stage, kind) })))
+      .sort(byName);
+  const server = (h: HostOutput, port: number) => `${h.ipv4}:${port}`;
+  const stageUpstreams = routed.map((stage) => ({
+    stage,
+    tls: upstream(stage, 'tls'),
+    http: upstream(stage, 'http'),
+    acme: upstream(stage, 'acme'),
+    tlsServers: proxies[stage].map((h) => server(h, listen.httpsPort)),
+    httpServers: proxies[stage].map((h) => server(h, listen.httpPort)),
+    // ACME HTTP-01 goes to the stage's certificate host; a stage without one answers
+    // challenges on its proxy.
+    acmeServers: (hosts.withRole('certificate-host', stage).length > 0 ? hosts.withRole('certificate-host', stage) : proxies[stage]).map((h) => server(h, listen.httpPort)),
+  }));
+  const labRoute = routed.includes('lab') ? `.${site.labDomain}` : null;
+  const tlsRoutes = names('tls');
+  const common = { listen, runtime, labRoute, stages: stageUpstreams, labDomain: site.labDomain };
+  return [
+    ['stream/passthrough.conf', renderTemplate('nginx/passthrough-stream.conf.njk', { ...common, routes: tlsRoutes, hash: hashSizes(mapKeys(tlsRoutes, labRoute)) })],
+    [
+      'http/passthrough.conf',
+      renderTemplate('nginx/passthrough-http.conf.njk', { ...common, routes: names('http'), acmeRoutes: names('acme'), hash: hashSizes(mapKeys(tlsRoutes, labRoute)) }),
+    ],
+    ['snippets/forwarded.conf', renderTemplate('nginx/forwarded.conf.njk', {})],
+  ];
+}
+
+/** The keys nginx hashes for a `hostnames` map: exact names, and the wildcard (reversed). */
+function mapKeys(routes: Route[], wildcard: string | null): string[] {
+  const keys = routes.map((r) => r.name);
+  if (wildcard) keys.push(wildcard.split('.').reverse().join('.'));
+  return keys;
+}
+
+function proxyFiles(site: Site, stage: StageName, host: HostOutput, hosts: Hosts, listen: Listen, runtime: NginxRuntime, tlsDir: string): Array<[string, string]> {
+  const passthroughs = hosts.withRole('passthrough');
+  if (passthroughs.length === 0) {
+    throw new HomeprodError(`stage proxy ${host.name} accepts connections only through the passthrough (PROXY protocol), but the site has no host with role passthrough`);
+  }
+  const services = site.services.filter((s) => s.stage === stage).sort(byName);
+  const tls = site.stages[stage].tls;
+  const files: Array<[string, string]> = [
+    [
+      'http/00-proxy.conf',
+      renderTemplate('nginx/proxy.conf.njk', {
+        proxy: host.name,
+        listen,
+        runtime,
+        trusted: passthroughs.map((h) => h.ipv4),
+        hash: hashSizes(services.flatMap((s) => s.hostnames)),
+      }),
+    ],
+    ['snippets/tls.conf', renderTemplate('nginx/tls.conf.njk', { allowTls12: tls.allowTls12 })],
+  ];
+  for (const service of services) {
+    const index = site.services.indexOf(service);
+    const address = service.upstream.host ? hosts.address(service.upstream.host, `services[${index}].upstream.host`) : service.upstream.address;
+    if (!address) throw new HomeprodError(`services[${index}].upstream: neither a host nor an address`);
+    files.push([
+      `http/service-${service.name}.conf`,
+      renderTemplate('nginx/service.conf.njk', {
+        proxy: host.name,
+        listen,
+        service,
+        upstream: { name: `homeprod_service_${service.name.replaceAll('-', '_')}`, server: `${address}:${service.upstream.port}` },
+        certDir: `${tlsDir}/${service.hostnames[0]}`,
+      }),
+    ]);
+  }
+  return files;
+}
