@@ -1,0 +1,85 @@
+// Lab → prod promotion: prod only receives content that verified in lab. "Content" is
+// everything that shapes a stage: the normalized site model, the stacks, the templates and
+// the Ansible roles, hashed file by file so the gate can show what changes.
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { writeFileAtomic } from './local/files';
+import { PROJECT_ROOT, stateRoot } from './keys';
+import type { Site, StageName } from './model/types';
+
+/** Project directories whose files shape a stage. */
+export const SHAPING_DIRS = ['stacks', 'templates', 'ansible'];
+
+export interface ContentSnapshot {
+  /** One hash over everything below. */
+  hash: string;
+  /** Per input ("site" or a project-relative path) → sha256. */
+  files: Record<string, string>;
+}
+
+export interface RunRecord extends ContentSnapshot {
+  stage: StageName;
+  at: string;
+}
+
+const sha = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+
+function walk(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && !e.name.endsWith('.actual'))
+    .map((e) => join(e.parentPath, e.name));
+}
+
+export function contentSnapshot(site: Site, root: string = PROJECT_ROOT): ContentSnapshot {
+  const files: Record<string, string> = { site: sha(JSON.stringify({ ...site, file: undefined })) };
+  for (const dir of SHAPING_DIRS) for (const file of walk(join(root, dir))) files[relative(root, file)] = sha(readFileSync(file));
+  const keys = Object.keys(files).sort();
+  const hash = sha(keys.map((k) => `${k}\0${files[k]}`).join('\n'));
+  return { hash, files: Object.fromEntries(keys.map((k) => [k, files[k]!])) };
+}
+
+/** Inputs that differ between two snapshots: added, removed or changed. */
+export function changedInputs(before: Pick<ContentSnapshot, 'files'> | null, after: Pick<ContentSnapshot, 'files'>): string[] {
+  if (!before) return Object.keys(after.files);
+  const keys = new Set([...Object.keys(before.files), ...Object.keys(after.files)]);
+  return [...keys].filter((k) => before.files[k] !== after.files[k]).sort();
+}
+
+const recordFile = (kind: 'verified' | 'run', stage: StageName, env?: NodeJS.ProcessEnv) => join(stateRoot(env), 'runs', `${stage}-${kind}.json`);
+
+export function readRecord(kind: 'verified' | 'run', stage: StageName, env?: NodeJS.ProcessEnv): RunRecord | null {
+  try {
+    return JSON.parse(readFileSync(recordFile(kind, stage, env), 'utf8')) as RunRecord;
+  } catch {
+    return null;
+  }
+}
+
+/** After a stage verified: it is the stage's last good run, and (for lab) what prod may receive. */
+export function recordVerified(stage: StageName, snapshot: ContentSnapshot, env?: NodeJS.ProcessEnv): void {
+  const record: RunRecord = { stage, at: new Date().toISOString(), ...snapshot };
+  writeFileAtomic(recordFile('run', stage, env), `${JSON.stringify(record, null, 2)}\n`, 0o600);
+  writeFileAtomic(recordFile('verified', stage, env), `${JSON.stringify(record, null, 2)}\n`, 0o600);
+}
+
+export interface PromotionCheck {
+  allowed: boolean;
+  /** Why not, when not allowed. */
+  reason?: string;
+  /** Inputs that change in prod compared to its last good run. */
+  changes: string[];
+}
+
+export function checkPromotion(snapshot: ContentSnapshot, env?: NodeJS.ProcessEnv): PromotionCheck {
+  const lab = readRecord('verified', 'lab', env);
+  const prod = readRecord('run', 'prod', env);
+  const changes = changedInputs(prod, snapshot);
+  if (!lab) return { allowed: false, reason: 'nothing has verified in lab yet', changes };
+  if (lab.hash !== snapshot.hash) {
+    const differs = changedInputs(lab, snapshot);
+    return { allowed: false, reason: `this content did not verify in lab (differs in ${differs.slice(0, 5).join(', ')}${differs.length > 5 ? ` and ${differs.length - 5} more` : ''})`, changes };
+  }
+  return { allowed: true, changes };
+}
