@@ -183,6 +183,8 @@ export class Terraform {
     for (const address of options.replace ?? []) args.push(`-replace=${address}`);
     try {
       await this.run(stack.dir, args, log);
+    } catch (error) {
+      throw preventDestroyError(stack, error) ?? error;
     } finally {
       protectState(stack.dir);
     }
@@ -388,6 +390,20 @@ function missingProviderError(stack: StackRef, error: unknown, config: Terraform
       ? `put the provider into the mirror ${mirror} (layout <host>/<namespace>/<type>/<version>/<os_arch>/, e.g. \`terraform providers mirror ${mirror}\` on a machine with registry access), set HOMEPROD_TF_PLUGIN_DIR to an existing mirror, or set HOMEPROD_TF_REGISTRY=direct when a registry is reachable`
       : 'check that the provider registry is reachable, or unset HOMEPROD_TF_REGISTRY to use a provider mirror',
     error.details,
+  );
+}
+
+// Data stacks carry lifecycle.prevent_destroy (unless synthesized with allowDataDestroy):
+// terraform then refuses to plan at all. That is the same gate as ours, so say it the same way.
+function preventDestroyError(stack: StackRef, error: unknown): HomeprodError | null {
+  if (!(error instanceof HomeprodError) || !/Instance cannot be destroyed/.test(error.message)) return null;
+  const text = error.details.join('\n');
+  const addresses = [...text.matchAll(/Resource (\S+) has lifecycle\.prevent_destroy/g)].map((m) => m[1]!);
+  return new HomeprodError(
+    `refusing to plan ${stack.name}: the plan would destroy or replace data that is protected by prevent_destroy (nothing was applied)`,
+    EXIT.refused,
+    'pass --allow-data-loss if losing the data on these disks is intended',
+    (addresses.length ? addresses : ['(see terraform\'s message above)']).map((a) => `${stack.name}: ${a} would be destroyed`),
   );
 }
 

@@ -16,6 +16,8 @@ export interface TestStack {
   /** A file each resource's create provisioner appends its name to (proves the order). */
   journal?: string;
   backend?: Record<string, unknown>;
+  /** lifecycle.prevent_destroy on every resource, as data stacks have by default. */
+  preventDestroy?: boolean;
 }
 
 export function writeTestStack(outdir: string, stack: TestStack): { name: string; kind: 'vm' | 'data'; dir: string; dependsOn: string[] } {
@@ -28,8 +30,14 @@ export function writeTestStack(outdir: string, stack: TestStack): { name: string
         input,
         ...(stack.triggers?.[name] ? { triggers_replace: stack.triggers[name] } : {}),
         ...(stack.journal
-          ? { provisioner: [{ 'local-exec': { command: 'echo "$NAME" >> "$JOURNAL"', environment: { NAME: `${stack.name}.${name}`, JOURNAL: stack.journal } } }] }
+          ? {
+              provisioner: [
+                { 'local-exec': { command: 'echo "+$NAME" >> "$JOURNAL"', environment: { NAME: `${stack.name}.${name}`, JOURNAL: stack.journal } } },
+                { 'local-exec': { when: 'destroy', command: 'echo "-$NAME" >> "$JOURNAL"', environment: { NAME: `${stack.name}.${name}`, JOURNAL: stack.journal } } },
+              ],
+            }
           : {}),
+        ...(stack.preventDestroy ? { lifecycle: { prevent_destroy: true } } : {}),
       },
     ]),
   );

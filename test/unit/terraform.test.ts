@@ -101,7 +101,7 @@ describe('terraform runner: real terraform on terraform_data stacks', () => {
     expect([plan.add, plan.change, plan.remove, plan.empty]).toEqual([1, 0, 0, false]);
     expect(statSync(plan.planFile).mode & 0o777).toBe(0o600);
     await tf.apply(stack, plan, collect);
-    expect(readFileSync(journal, 'utf8')).toBe('app-vm.vm\n');
+    expect(readFileSync(journal, 'utf8')).toBe('+app-vm.vm\n');
     expect(statSync(join(root, 'out', 'terraform.app-vm.tfstate')).mode & 0o777).toBe(0o600);
     expect(log.join('')).toContain('Apply complete! Resources: 1 added');
     expect(log.join('')).not.toContain('Unable to open CLI configuration file');

@@ -1,0 +1,342 @@
+// The apply layer: synthesize a stage's stacks, plan every stack, stop before anything is
+// applied when data would be lost, then apply (or destroy) in dependency order, data disks
+// first, at most two stacks at a time. `tasks/apply.ts` runs these steps alone, `tasks/up.ts`
+// composes them with the other layers.
+import { connect } from 'node:net';
+import { resolve } from 'node:path';
+import { EXIT, HomeprodError } from './errors';
+import { type Step, type StepTask, taskLog } from './listr';
+import type { HostOutput, Site, Stage, StageName } from './model/types';
+import { createTerraform, dataLossError, planLine, type PlanSummary, type StackRef, type Terraform } from './terraform';
+
+/** One synthesized stack (the contract of stacks/main.ts `synthStage`). */
+export interface SynthStack extends StackRef {
+  dependsOn: string[];
+}
+
+export interface SynthResult {
+  outdir: string;
+  stacks: SynthStack[];
+}
+
+export type Synthesize = (site: Site, stage: StageName, options: { allowDataDestroy: boolean }) => SynthResult | Promise<SynthResult>;
+
+export interface ApplyOptions {
+  stage: StageName;
+  /** The site; when absent, an earlier step must have put it into ctx.site. */
+  site?: Site;
+  synthesize: Synthesize;
+  /** Where our terraform CLI config lives (default <project>/.state). */
+  stateDir?: string;
+  /** Destroy the stage's stacks instead of applying them (reverse order). */
+  destroy?: boolean;
+  /** With `destroy`: also destroy the data stacks. */
+  destroyData?: boolean;
+  /** Apply even when a plan destroys or replaces a data disk or data VM. */
+  allowDataLoss?: boolean;
+  /** Plan only. */
+  dryRun?: boolean;
+  /** Skip the confirmation. */
+  yes?: boolean;
+  /** Asks a yes/no question inside the task; absent = no way to ask (then `--yes` is required). */
+  confirm?: (task: StepTask<ApplyContext>, message: string) => Promise<boolean>;
+  /** An existing runner (tests, or a caller that runs several stages). */
+  terraform?: Terraform;
+  /** Extra environment for terraform, e.g. PG* for the pg backend. */
+  terraformEnv?: Record<string, string>;
+  /** At most this many stacks at a time (default 2). */
+  concurrency?: number;
+  /** Checks that a proxmox stage's cluster answers (default: a TCP connect to its endpoint). */
+  probeCluster?: (stage: Stage) => Promise<void>;
+  signal?: AbortSignal;
+}
+
+export interface StageApplyResult {
+  stacks: SynthStack[];
+  /** The last plan of every stack that was planned (skipped data stacks are absent). */
+  plans: Record<string, PlanSummary>;
+  /** Stacks whose plan waits for their dependencies to be applied. */
+  deferred: string[];
+  /** Something was applied. */
+  changed: boolean;
+  /** The `host` output of every VM stack (not after a destroy), sorted by name. */
+  outputs: HostOutput[];
+}
+
+export interface ApplyContext {
+  site?: Site;
+  applied?: Partial<Record<StageName, StageApplyResult>>;
+}
+
+const PROJECT_ROOT = resolve(import.meta.dirname, '..', '..');
+
+export function applySteps(opts: ApplyOptions): Step<ApplyContext>[] {
+  const { stage } = opts;
+  const verb = opts.destroy ? 'destroy' : 'apply';
+  let terraform: Terraform | undefined = opts.terraform;
+  const tf = () => {
+    if (!terraform) throw new Error('terraform runner used before it was prepared');
+    return terraform;
+  };
+  const siteOf = (ctx: ApplyContext): Site => {
+    const site = opts.site ?? ctx.site;
+    if (!site) throw new Error('applySteps: no site (pass opts.site or load it into ctx.site first)');
+    return site;
+  };
+  const resultOf = (ctx: ApplyContext): StageApplyResult => {
+    const result = ctx.applied?.[stage];
+    if (!result) throw new Error(`applySteps: the ${stage} stacks were not synthesized`);
+    return result;
+  };
+  /** Data stacks are left alone by a destroy unless asked. */
+  const kept = (stack: SynthStack) => Boolean(opts.destroy) && stack.kind === 'data' && !opts.destroyData;
+
+  return [
+    {
+      title: `Prepare Terraform for the ${stage} stage`,
+      task: async (ctx, task) => {
+        const stageConfig = siteOf(ctx).stages[stage];
+        terraform ??= await createTerraform(opts.stateDir ?? resolve(PROJECT_ROOT, '.state'), { env: opts.terraformEnv, signal: opts.signal });
+        if (stageConfig.platform === 'proxmox') {
+          await (opts.probeCluster ?? probeProxmox)(stageConfig);
+          task.title = `Terraform ready; the ${stage} cluster at ${stageConfig.proxmox.endpoint} answers`;
+        } else {
+          task.title = `Terraform ready for the ${stage} stage (${stageConfig.platform} platform)`;
+        }
+      },
+    },
+    {
+      title: `Synthesize the ${stage} stacks`,
+      task: async (ctx, task) => {
+        const allowDataDestroy = Boolean(opts.allowDataLoss || (opts.destroy && opts.destroyData));
+        const synth = await opts.synthesize(siteOf(ctx), stage, { allowDataDestroy });
+        const stacks = orderStacks(synth.stacks);
+        ctx.applied = { ...ctx.applied, [stage]: { stacks, plans: {}, deferred: [], changed: false, outputs: [] } };
+        task.title = `Synthesized ${stacks.length} ${stage} stack${stacks.length === 1 ? '' : 's'} into ${synth.outdir}`;
+      },
+    },
+    {
+      title: `Plan the ${stage} stacks`,
+      task: (ctx, task) => {
+        const result = resultOf(ctx);
+        const planned = new Map(result.stacks.map((s) => [s.name, deferred<PlanSummary | 'deferred' | 'kept'>()]));
+        return task.newListr(
+          result.stacks.map((stack) => ({
+            title: stack.name,
+            task: async (_ctx: ApplyContext, sub: StepTask<ApplyContext>) => {
+              const done = planned.get(stack.name)!;
+              try {
+                if (kept(stack)) {
+                  sub.title = `${stack.name}: kept (a data stack; --destroy-data destroys it)`;
+                  done.resolve('kept');
+                  return;
+                }
+                // A stack whose dependencies change is planned once they are applied: its
+                // plan may read what they create.
+                if (!opts.destroy) {
+                  const waiting: string[] = [];
+                  for (const dep of stack.dependsOn) {
+                    const depPlan = await planned.get(dep)!.promise;
+                    if (depPlan === 'deferred' || (typeof depPlan === 'object' && !depPlan.empty)) waiting.push(dep);
+                  }
+                  if (waiting.length > 0) {
+                    result.deferred.push(stack.name);
+                    sub.title = `${stack.name}: planned after ${waiting.join(', ')} ${waiting.length === 1 ? 'is' : 'are'} applied`;
+                    done.resolve('deferred');
+                    return;
+                  }
+                }
+                const log = taskLog(sub);
+                await tf().init(stack, log);
+                const plan = await tf().plan(stack, { destroy: opts.destroy }, log);
+                result.plans[stack.name] = plan;
+                sub.title = `${stack.name}: ${planLine(plan)}`;
+                done.resolve(plan);
+              } catch (error) {
+                done.reject(error);
+                throw error;
+              }
+            },
+          })),
+          { concurrent: opts.concurrency ?? 2, exitOnError: true },
+        );
+      },
+    },
+    {
+      title: 'Check the plans for data loss',
+      task: (ctx, task) => {
+        const plans = Object.values(resultOf(ctx).plans);
+        // --destroy --destroy-data asks for exactly this loss.
+        const allowed = opts.allowDataLoss || (opts.destroy && opts.destroyData);
+        const error = allowed ? null : dataLossError(plans, `the ${stage} stage`);
+        if (error) throw error;
+        const losses = plans.flatMap((p) => p.dataLoss).length;
+        task.title = losses ? `${losses} data resource${losses === 1 ? '' : 's'} will be destroyed, as asked` : 'No data disk or data VM would be destroyed or replaced';
+      },
+    },
+    {
+      title: `Confirm the ${stage} changes`,
+      enabled: () => !opts.dryRun,
+      skip: (ctx) => {
+        if (!hasWork(resultOf(ctx))) return 'Nothing to change';
+        return opts.yes ? 'Confirmed with --yes' : false;
+      },
+      task: async (ctx, task) => {
+        const result = resultOf(ctx);
+        const message = confirmationQuestion(stage, verb, result);
+        if (!opts.confirm) {
+          throw new HomeprodError(`${message.replace(/\?$/, '')}: needs a confirmation, and there is no terminal to ask`, EXIT.refused, 'pass --yes to go ahead without asking');
+        }
+        if (!(await opts.confirm(task, message))) throw new HomeprodError(`Did not ${verb} the ${stage} stage: not confirmed`, EXIT.refused);
+        task.title = `Confirmed: ${verb} the ${stage} stage`;
+      },
+    },
+    {
+      title: `${opts.destroy ? 'Destroy' : 'Apply'} the ${stage} stacks`,
+      enabled: () => !opts.dryRun,
+      skip: (ctx) => (hasWork(resultOf(ctx)) ? false : 'Nothing to change'),
+      task: (ctx, task) => {
+        const result = resultOf(ctx);
+        const applied = new Map(result.stacks.map((s) => [s.name, deferred<void>()]));
+        // Applies wait for dependencies; destroys wait for the stacks that depend on them.
+        const waitsFor = (stack: SynthStack) =>
+          opts.destroy ? result.stacks.filter((other) => other.dependsOn.includes(stack.name)).map((s) => s.name) : stack.dependsOn;
+        const order = opts.destroy ? [...result.stacks].reverse() : result.stacks;
+        const hasChanges = (s: SynthStack) => result.deferred.includes(s.name) || (result.plans[s.name] !== undefined && !result.plans[s.name]!.empty);
+        for (const stack of order) if (!hasChanges(stack)) applied.get(stack.name)!.resolve();
+        return task.newListr(
+          order.filter(hasChanges).map((stack) => ({
+            title: stack.name,
+            task: async (_ctx: ApplyContext, sub: StepTask<ApplyContext>) => {
+              const done = applied.get(stack.name)!;
+              try {
+                for (const name of waitsFor(stack)) {
+                  sub.title = `${stack.name}: waiting for ${name}`;
+                  await applied.get(name)!.promise.catch(() => {
+                    throw new HomeprodError(`${stack.name}: not ${opts.destroy ? 'destroyed' : 'applied'}, because ${name} failed`);
+                  });
+                }
+                const log = taskLog(sub);
+                let plan = result.plans[stack.name];
+                if (!plan) {
+                  sub.title = `${stack.name}: planning`;
+                  await tf().init(stack, log);
+                  plan = await tf().plan(stack, {}, log);
+                  result.plans[stack.name] = plan;
+                  const error = opts.allowDataLoss ? null : dataLossError([plan], stack.name);
+                  if (error) throw error;
+                }
+                if (!plan.empty) {
+                  sub.title = `${stack.name}: ${opts.destroy ? 'destroying' : 'applying'} (${planLine(plan)})`;
+                  await tf().apply(stack, plan, log);
+                  result.changed = true;
+                }
+                sub.title = `${stack.name}: ${plan.empty ? 'no changes' : `${opts.destroy ? 'destroyed' : 'applied'} (${planLine(plan)})`}`;
+                done.resolve();
+              } catch (error) {
+                done.reject(error);
+                throw error;
+              }
+            },
+          })),
+          { concurrent: opts.concurrency ?? 2, exitOnError: true },
+        );
+      },
+    },
+    {
+      title: `Read the ${stage} host outputs`,
+      enabled: () => !opts.destroy,
+      task: async (ctx, task) => {
+        const result = resultOf(ctx);
+        const outputs: HostOutput[] = [];
+        for (const stack of result.stacks.filter((s) => s.kind === 'vm')) {
+          await tf().init(stack);
+          const output = await tf().hostOutput(stack);
+          if (output === null) {
+            if (opts.dryRun) continue;
+            throw new HomeprodError(`${stack.name}: no "host" output after apply`, EXIT.failed, 'every VM stack must output `host` (HostOutput in tasks/lib/model/types.ts)');
+          }
+          if (output.stage !== stage) throw new HomeprodError(`${stack.name}: output "host" says stage "${output.stage}", expected "${stage}"`);
+          outputs.push(output);
+        }
+        result.outputs = outputs.sort((a, b) => a.name.localeCompare(b.name));
+        task.title = `Read ${outputs.length} ${stage} host output${outputs.length === 1 ? '' : 's'}`;
+      },
+    },
+  ];
+}
+
+function hasWork(result: StageApplyResult): boolean {
+  return result.deferred.length > 0 || Object.values(result.plans).some((p) => !p.empty);
+}
+
+function confirmationQuestion(stage: StageName, verb: string, result: StageApplyResult): string {
+  const plans = Object.values(result.plans);
+  const [add, change, remove] = ['add', 'change', 'remove'].map((k) => plans.reduce((n, p) => n + (p[k as 'add' | 'change' | 'remove'] as number), 0));
+  const later = result.deferred.length ? `, and plan ${result.deferred.length} more stack${result.deferred.length === 1 ? '' : 's'} once their dependencies exist` : '';
+  return `${verb === 'destroy' ? 'Destroy' : 'Apply'} the ${stage} stage (${add} to add, ${change} to change, ${remove} to destroy${later})?`;
+}
+
+/**
+ * Orders stacks so that every stack comes after its dependencies, data stacks as early as
+ * possible; unknown dependencies and cycles are errors naming the stacks.
+ */
+export function orderStacks<S extends { name: string; kind: 'vm' | 'data'; dependsOn: string[] }>(stacks: S[]): S[] {
+  const byName = new Map(stacks.map((s) => [s.name, s]));
+  for (const s of stacks) {
+    for (const dep of s.dependsOn) if (!byName.has(dep)) throw new HomeprodError(`stack ${s.name} depends on ${dep}, which was not synthesized`);
+  }
+  const ordered: S[] = [];
+  const done = new Set<string>();
+  const pending = [...stacks].sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'data' ? -1 : 1));
+  while (pending.length > 0) {
+    const index = pending.findIndex((s) => s.dependsOn.every((d) => done.has(d)));
+    if (index < 0) throw new HomeprodError(`the stacks depend on each other in a cycle: ${pending.map((s) => s.name).join(', ')}`);
+    const [next] = pending.splice(index, 1);
+    ordered.push(next!);
+    done.add(next!.name);
+  }
+  return ordered;
+}
+
+/** A TCP connect to the Proxmox API endpoint: a clear precondition error instead of a provider timeout. */
+export async function probeProxmox(stage: Stage, timeoutMs = 5000): Promise<void> {
+  const url = new URL(stage.proxmox.endpoint);
+  const port = Number(url.port || (url.protocol === 'http:' ? 80 : 443));
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const problem = await new Promise<string | null>((done) => {
+    const socket = connect({ host, port });
+    const finish = (result: string | null) => {
+      socket.destroy();
+      done(result);
+    };
+    socket.setTimeout(timeoutMs, () => finish(`no answer within ${timeoutMs / 1000}s`));
+    socket.once('connect', () => finish(null));
+    socket.once('error', (error: NodeJS.ErrnoException) => finish(error.code ?? error.message));
+  });
+  if (problem) {
+    throw new HomeprodError(
+      `stages.${stage.name}: the Proxmox cluster at ${stage.proxmox.endpoint} is not reachable (${problem})`,
+      EXIT.precondition,
+      `check the network path to ${host}:${port}, or set stages.${stage.name}.platform: local in the site file to rehearse on this machine`,
+    );
+  }
+}
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  reject: (error: unknown) => void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // The failing task reports the error itself; waiters only learn that it failed.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
