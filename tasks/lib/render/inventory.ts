@@ -21,7 +21,6 @@ interface HostVars {
   homeprod_roles: Role[];
   homeprod_data_disks: Array<{ label: string; mountpoint: string; read_only: boolean }>;
   homeprod_services?: Array<{ name: string; port: number; hostnames: string[] }>;
-  homeprod_certificates?: Array<{ name: string; hostnames: string[]; service: string }>;
 }
 
 export function renderInventory(site: Site, stage: StageName, outputs: readonly HostOutput[]): string {
@@ -39,10 +38,6 @@ export function renderInventory(site: Site, stage: StageName, outputs: readonly 
     if (host.roles.includes('application')) {
       vars.homeprod_services = services.filter((s) => s.upstream.host === host.name).map((s) => ({ name: s.name, port: s.upstream.port, hostnames: [...s.hostnames] }));
     }
-    if (host.roles.includes('stage-proxy')) {
-      // One certificate per service, named by (and stored under) its first hostname.
-      vars.homeprod_certificates = services.map((s) => ({ name: s.hostnames[0] ?? s.name, hostnames: [...s.hostnames], service: s.name }));
-    }
     hostVars[host.name] = vars;
   }
 
@@ -54,13 +49,24 @@ export function renderInventory(site: Site, stage: StageName, outputs: readonly 
     children[group] = { hosts: members(hosts.filter((h) => h.roles.includes(role))) };
   }
 
+  const tls = site.stages[stage].tls;
   const inventory = {
     all: {
       vars: {
         homeprod_stage: stage,
         homeprod_domain: site.domain,
         homeprod_lab_domain: site.labDomain,
+        homeprod_tls: {
+          mode: tls.mode,
+          ...(tls.acmeDirectory === undefined ? {} : { acme_directory: tls.acmeDirectory }),
+          ...(tls.acmeEmail === undefined ? {} : { acme_email: tls.acmeEmail }),
+          ...(tls.filesDir === undefined ? {} : { files_dir: tls.filesDir }),
+          allow_tls12: tls.allowTls12,
+        },
         homeprod_tls_dir: DEFAULT_TLS_DIR,
+        // One certificate per service, named by (and stored under) its first hostname; the
+        // issuer (control node or certificate host) and the stage proxies both read it.
+        homeprod_certificates: services.map((s) => ({ name: s.hostnames[0] ?? s.name, hostnames: [...s.hostnames] })),
       },
       hosts: hostVars,
       children,
