@@ -3,10 +3,12 @@
 // first, at most two stacks at a time. `tasks/apply.ts` runs these steps alone, `tasks/up.ts`
 // composes them with the other layers.
 import { connect } from 'node:net';
-import { resolve } from 'node:path';
+import { synthStage } from '../../stacks/main';
 import { EXIT, HomeprodError } from './errors';
+import { controlKey, stateRoot } from './keys';
 import { type Step, type StepTask, taskLog } from './listr';
 import type { HostOutput, Site, Stage, StageName } from './model/types';
+import { synthOptions } from './synth';
 import { createTerraform, dataLossError, planLine, type PlanSummary, type StackRef, type Terraform } from './terraform';
 
 /** One synthesized stack (the contract of stacks/main.ts `synthStage`). */
@@ -21,12 +23,26 @@ export interface SynthResult {
 
 export type Synthesize = (site: Site, stage: StageName, options: { allowDataDestroy: boolean }) => SynthResult | Promise<SynthResult>;
 
+/**
+ * The real synthesizer: stacks/main.ts with every VM authorizing the site's users and the
+ * stage's control-node key. `up` and `apply` both synthesize through here, so the keys (part
+ * of each local VM's identity) never differ between the two and never replace a VM.
+ */
+export function synthesizer(paths: { outdir?: string; tfStateDir?: string } = {}): Synthesize {
+  return async (site, stage, { allowDataDestroy }) => {
+    const control = await controlKey(stage);
+    const authorizedKeys = [...new Set([...site.users.flatMap((u) => u.sshKeys), control.publicKey])];
+    return synthStage(site, stage, synthOptions(site, stage, { allowDataDestroy, authorizedKeys, outdir: paths.outdir, stateDir: paths.tfStateDir }));
+  };
+}
+
 export interface ApplyOptions {
   stage: StageName;
   /** The site; when absent, an earlier step must have put it into ctx.site. */
   site?: Site;
-  synthesize: Synthesize;
-  /** Where our terraform CLI config lives (default <project>/.state). */
+  /** Default: `synthesizer()` (stacks/main.ts into cdktf.out). */
+  synthesize?: Synthesize;
+  /** Where our terraform CLI config lives (default the state root, <project>/.state). */
   stateDir?: string;
   /** Destroy the stage's stacks instead of applying them (reverse order). */
   destroy?: boolean;
@@ -68,8 +84,6 @@ export interface ApplyContext {
   applied?: Partial<Record<StageName, StageApplyResult>>;
 }
 
-const PROJECT_ROOT = resolve(import.meta.dirname, '..', '..');
-
 export function applySteps(opts: ApplyOptions): Step<ApplyContext>[] {
   const { stage } = opts;
   const verb = opts.destroy ? 'destroy' : 'apply';
@@ -96,7 +110,7 @@ export function applySteps(opts: ApplyOptions): Step<ApplyContext>[] {
       title: `Prepare Terraform for the ${stage} stage`,
       task: async (ctx, task) => {
         const stageConfig = siteOf(ctx).stages[stage];
-        terraform ??= await createTerraform(opts.stateDir ?? resolve(PROJECT_ROOT, '.state'), { env: opts.terraformEnv, signal: opts.signal });
+        terraform ??= await createTerraform(opts.stateDir ?? stateRoot(), { env: opts.terraformEnv, signal: opts.signal });
         if (stageConfig.platform === 'proxmox') {
           await (opts.probeCluster ?? probeProxmox)(stageConfig);
           task.title = `Terraform ready; the ${stage} cluster at ${stageConfig.proxmox.endpoint} answers`;
@@ -109,7 +123,7 @@ export function applySteps(opts: ApplyOptions): Step<ApplyContext>[] {
       title: `Synthesize the ${stage} stacks`,
       task: async (ctx, task) => {
         const allowDataDestroy = Boolean(opts.allowDataLoss || (opts.destroy && opts.destroyData));
-        const synth = await opts.synthesize(siteOf(ctx), stage, { allowDataDestroy });
+        const synth = await (opts.synthesize ?? synthesizer())(siteOf(ctx), stage, { allowDataDestroy });
         const stacks = orderStacks(synth.stacks);
         ctx.applied = { ...ctx.applied, [stage]: { stacks, plans: {}, deferred: [], changed: false, outputs: [] } };
         task.title = `Synthesized ${stacks.length} ${stage} stack${stacks.length === 1 ? '' : 's'} into ${synth.outdir}`;
