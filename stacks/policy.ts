@@ -77,11 +77,20 @@ export class VmidRangePolicy implements IAspect {
   }
 }
 
-export function applyPolicy(scope: IConstruct, site: Site): void {
-  const aspects = Aspects.of(scope);
-  aspects.add(new NamingPolicy());
-  aspects.add(new StageTagPolicy());
-  aspects.add(new DataProtectionPolicy());
-  aspects.add(new SingleAttachmentPolicy());
-  aspects.add(new VmidRangePolicy(site));
+/**
+ * Adds the policy to every stack under `app`. cdktn invokes aspects from each stack down, not
+ * from the app, so they are attached per stack; the instances are shared, which is what lets
+ * SingleAttachmentPolicy see attachments across stacks.
+ */
+export function applyPolicy(app: IConstruct, site: Site): void {
+  const policy: IAspect[] = [
+    new NamingPolicy(),
+    new StageTagPolicy(),
+    new DataProtectionPolicy(),
+    new SingleAttachmentPolicy(),
+    new VmidRangePolicy(site),
+  ];
+  for (const stack of app.node.children.filter((c) => TerraformStack.isStack(c))) {
+    for (const aspect of policy) Aspects.of(stack).add(aspect);
+  }
 }
