@@ -1,0 +1,217 @@
+// The control node, seen from the operator's machine: a link that runs bash scripts on it as
+// root (ssh on every platform; a local shell in tests), and the scripts the configure steps
+// run there. Secrets travel on stdin only, never on a command line, and are never echoed.
+import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
+
+export interface RemoteRun {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  /** Standard input: text, bytes or a stream (a tar archive). */
+  input?: string | Buffer | Readable;
+  /** Every chunk of stdout and stderr as it arrives. */
+  onOutput?: (chunk: Buffer) => void;
+  signal?: AbortSignal;
+}
+
+export interface ControlLink {
+  /** The control node's host name, for messages. */
+  host: string;
+  /** Runs a bash script there as root; never throws on a non-zero exit. */
+  run(script: string, options?: RunOptions): Promise<RemoteRun>;
+}
+
+/** Single-quotes a value for bash. */
+export const q = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
+
+function runProcess(command: string, args: string[], options: RunOptions = {}): Promise<RemoteRun> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], signal: options.signal });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => (out.push(chunk), options.onOutput?.(chunk)));
+    child.stderr.on('data', (chunk: Buffer) => (err.push(chunk), options.onOutput?.(chunk)));
+    child.on('error', reject);
+    child.on('close', (code, signal) =>
+      resolvePromise({ exitCode: code ?? (signal ? 128 : 255), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }),
+    );
+    // A remote side that exits early closes the pipe; its exit code tells what happened.
+    child.stdin.on('error', () => undefined);
+    const input = options.input;
+    if (input === undefined) child.stdin.end();
+    else if (typeof input === 'string' || Buffer.isBuffer(input)) child.stdin.end(input);
+    else input.pipe(child.stdin);
+  });
+}
+
+/** A control node reached with ssh; `sshArgs` are the options and the destination. */
+export function sshLink(host: string, sshArgs: string[]): ControlLink {
+  return {
+    host,
+    // ssh hands the remote shell one string: quote the whole script as one bash -c argument.
+    run: (script, options) => runProcess('ssh', [...sshArgs, '--', `bash -c ${q(script)}`], options),
+  };
+}
+
+/** Runs the scripts on this machine: tests point the control node's directory at a temp dir. */
+export function localLink(host = 'localhost'): ControlLink {
+  return { host, run: (script, options) => runProcess('bash', ['-c', script], options) };
+}
+
+/** Where things live on the control node. `dir` is its data disk. */
+export interface NodeLayout {
+  dir: string;
+  stage: string;
+  agentSocket: string;
+}
+
+export const nodePaths = (n: NodeLayout) => ({
+  key: `${n.dir}/keys/${n.stage}-control`,
+  vaultFile: `${n.dir}/vault/${n.stage}.pass`,
+  knownHosts: `${n.dir}/known_hosts`,
+  bundle: `${n.dir}/run/${n.stage}`,
+  caCert: `${n.dir}/ca/ca.crt`,
+});
+
+export type KeyState = 'missing' | 'plain' | 'agent' | 'locked';
+
+export interface Probe {
+  key: KeyState;
+  /** The public key on the node ("type base64"), empty when missing. */
+  publicKey: string;
+  /** sha256 of the vault password file, empty when missing (compared, never shown). */
+  vaultHash: string;
+  ansiblePlaybook: boolean;
+}
+
+/**
+ * Prints key=, pub=, vault=, ansible= lines. "locked": the key needs a passphrase and the
+ * agent on the node holds no unlocked copy of it (the seed's locked control node).
+ */
+export function probeScript(n: NodeLayout): string {
+  const p = nodePaths(n);
+  return `set -u
+key=${q(p.key)}; sock=${q(n.agentSocket)}
+if [ ! -f "$key" ] || [ ! -f "$key.pub" ]; then echo key=missing
+elif ssh-keygen -y -P '' -f "$key" >/dev/null 2>&1; then echo key=plain
+else
+  fp=$(ssh-keygen -l -f "$key.pub" | awk '{print $2}')
+  if [ -S "$sock" ] && SSH_AUTH_SOCK="$sock" ssh-add -l 2>/dev/null | awk '{print $2}' | grep -qxF "$fp"; then echo key=agent; else echo key=locked; fi
+fi
+[ -f "$key.pub" ] && echo "pub=$(awk '{print $1" "$2}' "$key.pub")"
+[ -f ${q(p.vaultFile)} ] && echo "vault=$(sha256sum < ${q(p.vaultFile)} | awk '{print $1}')"
+command -v ansible-playbook >/dev/null && echo ansible=yes
+exit 0
+`;
+}
+
+export function parseProbe(stdout: string): Probe {
+  const values = new Map(stdout.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).trim()]));
+  const key = values.get('key');
+  return {
+    key: key === 'plain' || key === 'agent' || key === 'locked' ? key : 'missing',
+    publicKey: values.get('pub') ?? '',
+    vaultHash: values.get('vault') ?? '',
+    ansiblePlaybook: values.get('ansible') === 'yes',
+  };
+}
+
+/**
+ * Installs the stage key pair and the vault password from a tar archive on stdin
+ * (keys/<stage>-control{,.pub}, vault/<stage>.pass), 0600, replacing what differs.
+ */
+export function installSecretsScript(n: NodeLayout): string {
+  const p = nodePaths(n);
+  return `set -eu
+umask 077
+mkdir -p ${q(`${n.dir}/keys`)} ${q(`${n.dir}/vault`)}
+chmod 0700 ${q(`${n.dir}/keys`)} ${q(`${n.dir}/vault`)}
+t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
+tar -x --no-same-owner -C "$t"
+install -m 0600 "$t/keys/${n.stage}-control" ${q(`${p.key}.tmp`)} && mv -f ${q(`${p.key}.tmp`)} ${q(p.key)}
+install -m 0644 "$t/keys/${n.stage}-control.pub" ${q(`${p.key}.pub`)}
+install -m 0600 "$t/vault/${n.stage}.pass" ${q(`${p.vaultFile}.tmp`)} && mv -f ${q(`${p.vaultFile}.tmp`)} ${q(p.vaultFile)}
+[ -f ${q(p.knownHosts)} ] || install -m 0644 /dev/null ${q(p.knownHosts)}
+`;
+}
+
+/**
+ * Unlocks the key into the node's agent; the passphrase is the first line of stdin and
+ * reaches ssh-add through an askpass helper that reads it from the environment. The agent
+ * outlives the session (until the node reboots: then it is locked again); its pid is kept
+ * beside the socket so it can be stopped.
+ */
+export function unlockScript(n: NodeLayout): string {
+  const p = nodePaths(n);
+  return `set -eu
+umask 077
+sock=${q(n.agentSocket)}
+mkdir -p "$(dirname "$sock")"
+rc=0; SSH_AUTH_SOCK="$sock" ssh-add -l >/dev/null 2>&1 || rc=$?
+if [ "$rc" -eq 2 ]; then
+  rm -f "$sock"
+  ssh-agent -a "$sock" | sed -n 's/^SSH_AGENT_PID=\\([0-9]*\\).*/\\1/p' > "$sock.pid"
+fi
+t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
+IFS= read -r HOMEPROD_PASSPHRASE || true
+export HOMEPROD_PASSPHRASE
+cat > "$t/askpass" <<'ASKPASS'
+#!/bin/sh
+printf '%s\\n' "$HOMEPROD_PASSPHRASE"
+ASKPASS
+chmod 0700 "$t/askpass"
+SSH_AUTH_SOCK="$sock" SSH_ASKPASS="$t/askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=none ssh-add ${q(p.key)} </dev/null >/dev/null 2>&1 || { echo "the passphrase does not unlock ${p.key}" >&2; exit 3; }
+`;
+}
+
+/** Replaces the node's bundle with the tar.gz on stdin; installs its known_hosts when shipped. */
+export function unpackScript(n: NodeLayout): string {
+  const p = nodePaths(n);
+  const d = p.bundle;
+  return `set -eu
+umask 022
+mkdir -p ${q(`${n.dir}/run`)}
+chmod 0700 ${q(`${n.dir}/run`)}
+rm -rf ${q(`${d}.new`)}
+mkdir ${q(`${d}.new`)}
+tar -xz --no-same-owner -C ${q(`${d}.new`)}
+if [ -f ${q(`${d}.new/known_hosts`)} ]; then install -m 0644 ${q(`${d}.new/known_hosts`)} ${q(p.knownHosts)}; fi
+rm -rf ${q(`${d}.old`)}
+if [ -d ${q(d)} ]; then mv ${q(d)} ${q(`${d}.old`)}; fi
+mv ${q(`${d}.new`)} ${q(d)}
+rm -rf ${q(`${d}.old`)}
+`;
+}
+
+export interface PlaybookRun {
+  /** With key state "agent": use the unlocked agent. */
+  useAgent: boolean;
+  /** Extra-vars files relative to the bundle, e.g. vars/homeprod.yml. */
+  varsFiles: string[];
+  /** Extra ansible-playbook arguments (e.g. --check, --diff). */
+  extraArgs?: string[];
+}
+
+/** Runs site.yml from the unpacked bundle with the stage's vault id; output unbuffered. */
+export function playbookScript(n: NodeLayout, run: PlaybookRun): string {
+  const p = nodePaths(n);
+  const args = [
+    'ansible-playbook',
+    '-i', `${p.bundle}/inventory/hosts.yml`,
+    `${p.bundle}/ansible/site.yml`,
+    '--vault-id', `${n.stage}@${p.vaultFile}`,
+    ...run.varsFiles.flatMap((file) => ['-e', `@${p.bundle}/${file}`]),
+    ...(run.extraArgs ?? []),
+  ];
+  return `set -eu
+cd ${q(`${p.bundle}/ansible`)}
+export ANSIBLE_CONFIG=${q(`${p.bundle}/ansible/ansible.cfg`)} ANSIBLE_PRIVATE_KEY_FILE=${q(p.key)}
+export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 PYTHONUNBUFFERED=1 ANSIBLE_LOCAL_TEMP=${q(`${n.dir}/run/.tmp`)}
+${run.useAgent ? `export SSH_AUTH_SOCK=${q(n.agentSocket)}` : 'unset SSH_AUTH_SOCK'}
+exec ${args.map(q).join(' ')}
+`;
+}
