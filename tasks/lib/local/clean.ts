@@ -1,0 +1,71 @@
+// Removes everything the local platform made under this prefix: forwards, machines, their
+// namespaces and layers, stray links; data disks only when asked. Finds leftovers by their
+// names and argv too, not only through state files, so a run killed at any point is cleaned.
+// Then checks: what it reports as left over is a failure, not a warning.
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { EXIT, HomeprodError } from '../errors';
+import { type LocalConfig, names, paths } from './config';
+import { listForwards, stopForward } from './forward';
+import { stopMachine } from './machine';
+import { deleteNamespace, ourNamespaces, removeStrayLinks } from './network';
+import { allPids, cmdline, killAndWait } from './proc';
+import { machineSpec, rebuildKnownHosts } from './ssh';
+
+type Say = (line: string) => void;
+
+/** Processes of this prefix found by argv: nspawn of our namespaces, forwards into our router. */
+function strayProcesses(cfg: LocalConfig): number[] {
+  const n = names(cfg);
+  const nsPath = `--network-namespace-path=/run/netns/${cfg.nsPrefix}-`;
+  return allPids().filter((pid) => {
+    if (pid === process.pid) return false;
+    const argv = cmdline(pid);
+    if (!argv || argv.length === 0) return false;
+    if (argv[0]?.endsWith('systemd-nspawn') && argv.some((a) => a.startsWith(nsPath))) return true;
+    return argv[0]?.endsWith('systemd-socket-activate') === true && argv.includes(n.router);
+  });
+}
+
+/** Mounts that belong to this prefix or live in its state dir. */
+function strayMounts(cfg: LocalConfig): string[] {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n');
+  return mounts
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((mp) => mp.startsWith(`/run/netns/${cfg.nsPrefix}-`) || mp.startsWith(`${cfg.stateDir}/`));
+}
+
+export async function clean(cfg: LocalConfig, opts: { destroyData: boolean }, say: Say): Promise<void> {
+  const p = paths(cfg);
+  for (const f of listForwards(cfg)) {
+    await stopForward(cfg, f.address, f.port);
+    say(`stopped forward ${f.address}:${f.port}`);
+  }
+  if (existsSync(p.vmsDir)) {
+    for (const host of readdirSync(p.vmsDir)) {
+      await stopMachine(cfg, host, machineSpec(cfg, host)?.vmid);
+      rmSync(p.vmDir(host), { recursive: true, force: true });
+      say(`removed machine ${host}`);
+    }
+  }
+  await killAndWait(strayProcesses(cfg));
+  // Machines first, the router (and the forwards' proxies inside it) last.
+  const namespaces = (await ourNamespaces(cfg)).sort((a, b) => Number(a === names(cfg).router) - Number(b === names(cfg).router));
+  for (const ns of namespaces) {
+    await deleteNamespace(ns);
+    say(`deleted namespace ${ns}`);
+  }
+  for (const link of await removeStrayLinks(cfg)) say(`deleted stray link ${link}`);
+  rmSync(p.forwardsDir, { recursive: true, force: true });
+  rmSync(p.locksDir, { recursive: true, force: true });
+  if (existsSync(p.sshDir)) await rebuildKnownHosts(cfg);
+  if (opts.destroyData && existsSync(p.disksDir)) {
+    rmSync(p.disksDir, { recursive: true, force: true });
+    say('destroyed all data disks');
+  }
+  const left = [
+    ...(await ourNamespaces(cfg)).map((ns) => `namespace ${ns}`),
+    ...strayProcesses(cfg).map((pid) => `process ${pid} (${cmdline(pid)?.join(' ') ?? '?'})`),
+    ...strayMounts(cfg).map((m) => `mount ${m}`),
+  ];
+  if (left.length > 0) throw new HomeprodError('clean left things behind:', EXIT.failed, undefined, left);
+}
