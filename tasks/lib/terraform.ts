@@ -6,6 +6,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync
 import { isAbsolute, join, resolve } from 'node:path';
 import { $, which } from 'zx';
 import { z } from 'zod';
+import { providerMirrorDir } from '../../stacks/terraform-offline';
 import { EXIT, HomeprodError } from './errors';
 import type { HostOutput } from './model/types';
 import { ROLES, STAGES } from './model/types';
@@ -83,9 +84,10 @@ export interface CliConfigOptions {
   allowDownload: boolean;
 }
 
-export function cliConfigOptions(stateDir: string, env: NodeJS.ProcessEnv = process.env): CliConfigOptions {
+/** The one provider mirror (`.cache/terraform/providers`, shared with the stack tests) unless HOMEPROD_TF_PLUGIN_DIR. */
+export function cliConfigOptions(env: NodeJS.ProcessEnv = process.env): CliConfigOptions {
   return {
-    pluginDir: resolve(env.HOMEPROD_TF_PLUGIN_DIR ?? join(stateDir, 'terraform', 'plugins')),
+    pluginDir: resolve(env.HOMEPROD_TF_PLUGIN_DIR ?? providerMirrorDir()),
     allowDownload: env.HOMEPROD_TF_REGISTRY === 'direct',
   };
 }
@@ -98,7 +100,7 @@ export function cliConfigText(options: CliConfigOptions): string {
 }
 
 /** Writes our CLI config (0600, atomically) under `<stateDir>/terraform/` and returns its path. */
-export function writeCliConfig(stateDir: string, options: CliConfigOptions = cliConfigOptions(stateDir)): string {
+export function writeCliConfig(stateDir: string, options: CliConfigOptions = cliConfigOptions()): string {
   const dir = join(stateDir, 'terraform');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   mkdirSync(options.pluginDir, { recursive: true, mode: 0o700 });
@@ -247,7 +249,7 @@ export class Terraform {
 export async function createTerraform(stateDir: string, options: { env?: Record<string, string>; baseEnv?: NodeJS.ProcessEnv; signal?: AbortSignal } = {}): Promise<Terraform> {
   const baseEnv = options.baseEnv ?? process.env;
   const binary = await findTerraform(baseEnv);
-  const cliConfigFile = writeCliConfig(stateDir, cliConfigOptions(stateDir, baseEnv));
+  const cliConfigFile = writeCliConfig(stateDir, cliConfigOptions(baseEnv));
   return new Terraform({ binary, cliConfigFile, env: options.env, baseEnv, signal: options.signal });
 }
 

@@ -138,7 +138,7 @@ describe('terraform runner: real terraform on terraform_data stacks', () => {
     const error = failure as HomeprodError;
     expect(error.exitCode).toBe(EXIT.precondition);
     expect(error.message).toBe('prox-vm: a Terraform provider it needs is not installed, and homeprod lets terraform download nothing by default');
-    expect(error.hint).toContain(join(root, 'state', 'terraform', 'plugins'));
+    expect(error.hint).toContain(join(process.cwd(), '.cache', 'terraform', 'providers'));
     expect(error.hint).toContain('HOMEPROD_TF_REGISTRY=direct');
   });
 
