@@ -1,0 +1,69 @@
+// Destroys the VMs of a stage through Terraform; data disks only when asked, with a typed
+// confirmation of the stage name.
+import { join } from 'node:path';
+import { applySteps, type ApplyContext } from './lib/apply';
+import { helpText, oneOf, parseFlags, runMain } from './lib/cli';
+import { EXIT, HomeprodError } from './lib/errors';
+import { stateRoot } from './lib/keys';
+import { runSteps, type Step } from './lib/listr';
+import { acquireLock } from './lib/lock';
+import { DEFAULT_SITE_FILE, loadSite, STAGES, type StageName } from './lib/model';
+import { canPrompt, confirmInTask, terminalPrompter } from './lib/prompts';
+
+const spec = {
+  usage: 'npx tsx tasks/down.ts [--stage lab|prod|all] [--yes] [--destroy-data] [--site FILE] [--verbose]',
+  summary:
+    'Destroy the stage\'s VMs through Terraform (prod before lab with --stage all). Data disks are kept, so a later\n' +
+    '`up` re-attaches them; --destroy-data destroys them too, after you type the stage name (or with --yes).',
+  options: {
+    stage: { type: 'string' },
+    yes: { type: 'boolean', short: 'y' },
+    'destroy-data': { type: 'boolean' },
+    site: { type: 'string' },
+    verbose: { type: 'boolean' },
+  },
+  optionHelp: {
+    stage: 'lab, prod or all (default all)',
+    yes: 'do not ask (with --destroy-data: also skips typing the stage name)',
+    'destroy-data': 'also destroy the data disks: their data is lost',
+    site: `site file (default ${DEFAULT_SITE_FILE})`,
+    verbose: 'plain, line-by-line output including Terraform\'s',
+  },
+} as const;
+
+await runMain(async (out) => {
+  const { values } = parseFlags(spec);
+  if (values.help) return out.line(helpText(spec));
+  const which = oneOf('stage', values.stage, [...STAGES, 'all'] as const, 'all');
+  const stages: StageName[] = which === 'all' ? ['prod', 'lab'] : [which];
+  const site = loadSite(values.site ?? DEFAULT_SITE_FILE);
+  const destroyData = Boolean(values['destroy-data']);
+  if (destroyData && !values.yes) {
+    if (!canPrompt()) throw new HomeprodError('--destroy-data needs the stage name typed as confirmation, and there is no terminal to ask', EXIT.refused, 'pass --yes together with --destroy-data');
+    for (const stage of stages) {
+      const typed = await terminalPrompter.input({ message: `This destroys the ${stage} data disks and their data. Type "${stage}" to go ahead:` });
+      if (typed.trim() !== stage) throw new HomeprodError(`not destroyed: typed "${typed.trim()}", not "${stage}"`, EXIT.refused);
+    }
+  }
+  const lock = acquireLock(join(stateRoot(), 'run.lock'), 'homeprod run');
+  try {
+    const steps: Step<ApplyContext>[] = stages.map((stage) => ({
+      title: `Destroy the ${stage} VMs${destroyData ? ' and data disks' : ''}`,
+      task: (_ctx, task) =>
+        task.newListr(
+          applySteps({
+            stage,
+            site,
+            destroy: true,
+            destroyData,
+            yes: Boolean(values.yes) || destroyData,
+            confirm: canPrompt() ? (t, message) => confirmInTask(t, message) : undefined,
+          }),
+        ),
+    }));
+    await runSteps<ApplyContext>(steps, {}, { verbose: values.verbose });
+    out.line(destroyData ? `Destroyed ${stages.join(' and ')}, data disks included.` : `Destroyed the ${stages.join(' and ')} VMs; their data disks are kept.`);
+  } finally {
+    lock.release();
+  }
+});
