@@ -200,7 +200,10 @@ export function insertService(text: string, entry: Record<string, unknown>): str
   let spliced: string | undefined;
   if (isSeq(existing) && !existing.flow && existing.items.length > 0) spliced = spliceAfterLast(text, existing, item);
   else if (existing === undefined || existing === null) spliced = `${text}${text.endsWith('\n') || text === '' ? '' : '\n'}services:\n${indentItem(item, '  ')}`;
-  if (isSeq(existing)) existing.add(item);
+  if (isSeq(existing)) {
+    existing.flow = false; // a list of services reads as a block list
+    existing.add(item);
+  }
   else if (existing === undefined || existing === null) doc.set('services', doc.createNode([entry]));
   else throw new HomeprodError('`services` in the site file is not a list');
   const expected = doc.toJS();
@@ -272,9 +275,18 @@ export interface AddServiceOptions {
 
 /** The whole wizard; returns the exit code. Nothing is written unless the full site validates and the user agrees. */
 export async function addService(opts: AddServiceOptions): Promise<number> {
-  const { siteFile, out } = opts;
-  const site = loadSite(siteFile);
+  const site = loadSite(opts.siteFile);
   const answers = await gatherAnswers(site, opts.flags, opts);
+  if (!(await writeService(answers, opts))) return EXIT.ok;
+  return offerUp(opts, answers.stage);
+}
+
+/**
+ * Adds the service to the site file: validate the whole resulting site, show the diff, confirm,
+ * rename into place. Returns whether it wrote; throws (writing nothing) when the site would be invalid.
+ */
+export async function writeService(answers: ServiceAnswers, opts: Pick<AddServiceOptions, 'siteFile' | 'yes' | 'interactive' | 'prompts' | 'out'>): Promise<boolean> {
+  const { siteFile, out } = opts;
   const before = readFileSync(siteFile, 'utf8');
   const after = insertService(before, serviceEntry(answers));
 
@@ -282,8 +294,9 @@ export async function addService(opts: AddServiceOptions): Promise<number> {
   const candidate = join(dirname(siteFile), `.${basename(siteFile)}.add-service-${process.pid}.tmp`);
   let written = false;
   try {
-    writeFileSync(candidate, after, { mode: statSync(siteFile).mode & 0o777 });
-    chmodSync(candidate, statSync(siteFile).mode & 0o777);
+    const mode = statSync(siteFile).mode & 0o777;
+    writeFileSync(candidate, after, { mode });
+    chmodSync(candidate, mode);
     const { errors } = validateSite(candidate);
     if (errors.length > 0) {
       const shown = relative(process.cwd(), siteFile) || siteFile;
@@ -296,7 +309,7 @@ export async function addService(opts: AddServiceOptions): Promise<number> {
       if (!opts.interactive) throw new HomeprodError(`not written: pass --yes to write ${siteFile} without a terminal`, EXIT.refused);
       if (!(await opts.prompts.confirm({ message: `Write this change to ${siteFile}?`, default: true }))) {
         out.line('Nothing written.');
-        return EXIT.ok;
+        return false;
       }
     }
     renameSync(candidate, siteFile);
@@ -305,7 +318,7 @@ export async function addService(opts: AddServiceOptions): Promise<number> {
     if (!written && existsSync(candidate)) rmSync(candidate);
   }
   out.line(`Added service ${answers.name} (${answers.hostname}, ${answers.stage}) to ${siteFile}.`);
-  return offerUp(opts, answers.stage);
+  return true;
 }
 
 /** Every change goes through lab first; a prod service then reaches prod by promotion. */
