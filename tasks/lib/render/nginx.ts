@@ -81,8 +81,7 @@ const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? 
 
 const SAFE_NAME = /^[a-z0-9.-]+$/;
 
-function checkService(site: Site, service: Service): void {
-  const index = site.services.indexOf(service);
+function checkService(service: Service, index: number): void {
   service.hostnames.forEach((name, i) => {
     if (!SAFE_NAME.test(name)) throw new HomeprodError(`services[${index}].hostnames[${i}]: "${name}" cannot go into an nginx config`);
   });
@@ -93,7 +92,7 @@ function checkService(site: Site, service: Service): void {
 export function renderNginx(site: Site, stage: StageName, outputs: readonly HostOutput[], options: NginxOptions = {}): Map<string, string> {
   const hosts = new Hosts(site, outputs);
   const stageHosts = outputs.filter((h) => h.stage === stage).sort(byName);
-  for (const service of site.services) checkService(site, service);
+  site.services.forEach(checkService);
   const files = new Map<string, string>();
   for (const host of stageHosts) {
     const isPassthrough = host.roles.includes('passthrough');
@@ -175,6 +174,7 @@ function proxyFiles(site: Site, stage: StageName, host: HostOutput, hosts: Hosts
   if (passthroughs.length === 0) {
     throw new HomeprodError(`stage proxy ${host.name} accepts connections only through the passthrough (PROXY protocol), but the site has no host with role passthrough`);
   }
+  const indexOf = new Map(site.services.map((s, i) => [s, i]));
   const services = site.services.filter((s) => s.stage === stage).sort(byName);
   const tls = site.stages[stage].tls;
   const files: Array<[string, string]> = [
@@ -191,7 +191,7 @@ function proxyFiles(site: Site, stage: StageName, host: HostOutput, hosts: Hosts
     ['snippets/tls.conf', renderTemplate('nginx/tls.conf.njk', { allowTls12: tls.allowTls12 })],
   ];
   for (const service of services) {
-    const index = site.services.indexOf(service);
+    const index = indexOf.get(service) ?? -1;
     const address = service.upstream.host ? hosts.address(service.upstream.host, `services[${index}].upstream.host`) : service.upstream.address;
     if (!address) throw new HomeprodError(`services[${index}].upstream: neither a host nor an address`);
     files.push([
