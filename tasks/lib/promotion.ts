@@ -59,13 +59,24 @@ export function readRecord(kind: 'verified' | 'run', stage: StageName, env?: Nod
 
 /** After a stage verified: it is the stage's last good run, and (for lab) what prod may receive. */
 export function recordVerified(stage: StageName, snapshot: ContentSnapshot, env?: NodeJS.ProcessEnv): void {
+  recordConfigured(stage, snapshot, env);
+  writeRecord('verified', stage, snapshot, env);
+}
+
+/** A stage that was configured but could not be verified yet (lab before the passthrough exists). */
+export function recordConfigured(stage: StageName, snapshot: ContentSnapshot, env?: NodeJS.ProcessEnv): void {
+  writeRecord('run', stage, snapshot, env);
+}
+
+function writeRecord(kind: 'verified' | 'run', stage: StageName, snapshot: ContentSnapshot, env?: NodeJS.ProcessEnv): void {
   const record: RunRecord = { stage, at: new Date().toISOString(), ...snapshot };
-  writeFileAtomic(recordFile('run', stage, env), `${JSON.stringify(record, null, 2)}\n`, 0o600);
-  writeFileAtomic(recordFile('verified', stage, env), `${JSON.stringify(record, null, 2)}\n`, 0o600);
+  writeFileAtomic(recordFile(kind, stage, env), `${JSON.stringify(record, null, 2)}\n`, 0o600);
 }
 
 export interface PromotionCheck {
   allowed: boolean;
+  /** First run: lab could not be verified before prod's passthrough existed. */
+  bootstrap?: boolean;
   /** Why not, when not allowed. */
   reason?: string;
   /** Inputs that change in prod compared to its last good run. */
@@ -76,6 +87,10 @@ export function checkPromotion(snapshot: ContentSnapshot, env?: NodeJS.ProcessEn
   const lab = readRecord('verified', 'lab', env);
   const prod = readRecord('run', 'prod', env);
   const changes = changedInputs(prod, snapshot);
+  // The very first run: lab is verified through the passthrough, which prod brings up. Prod
+  // may then receive exactly what lab was configured with, and lab is verified right after.
+  const labConfigured = readRecord('run', 'lab', env);
+  if (!prod && labConfigured?.hash === snapshot.hash) return { allowed: true, bootstrap: true, changes };
   if (!lab) return { allowed: false, reason: 'nothing has verified in lab yet', changes };
   if (lab.hash !== snapshot.hash) {
     const differs = changedInputs(lab, snapshot);
