@@ -31,15 +31,20 @@ async function waitFor(text: string | RegExp, timeoutMs = 60_000): Promise<strin
 const type = (text: string) => tmux('send-keys', '-t', session, '-l', text);
 const press = (...keys: string[]) => tmux('send-keys', '-t', session, ...keys);
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'add-service-tty-'));
-  siteFile = join(dir, 'site.yaml');
-  copyFileSync('inventory/site.yaml', siteFile);
-  original = readFileSync(siteFile, 'utf8');
+/** Starts the wizard in a fresh tmux session (the previous one, if any, is gone first). */
+async function startWizard(): Promise<void> {
+  await tmux('kill-session', '-t', session);
   // CI would make the wizard refuse to prompt; a person's terminal has no CI variable.
   const command = `env -u CI NO_COLOR=1 npx --no-install tsx tasks/add-service.ts --site ${siteFile} --no-up; echo "wizard exited $?"; sleep 300`;
   const started = await tmux('new-session', '-d', '-s', session, '-x', '150', '-y', '60', '-c', process.cwd(), command);
   if (started.exitCode !== 0) throw new Error(`tmux failed: ${started.stderr}`);
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'add-service-tty-'));
+  siteFile = join(dir, 'site.yaml');
+  copyFileSync('inventory/site.yaml', siteFile);
+  original = readFileSync(siteFile, 'utf8');
 });
 
 afterAll(async () => {
@@ -48,7 +53,20 @@ afterAll(async () => {
 });
 
 describe('add-service in a real terminal', () => {
+  it('stops cleanly on Ctrl-C: exit 130, no stack trace, nothing written', async () => {
+    await startWizard();
+    await waitFor('Service name');
+    await type('half');
+    await press('C-c');
+    const end = await waitFor(/wizard exited \d+/);
+    expect(end).toContain('error: interrupted');
+    expect(end).toContain('wizard exited 130');
+    expect(end).not.toMatch(/\n\s+at /);
+    expect(readFileSync(siteFile, 'utf8')).toBe(original);
+  }, 180_000);
+
   it('asks, re-asks an invalid answer, shows the diff and writes the service', async () => {
+    await startWizard();
     await waitFor('Service name');
     await type('Grafana');
     await press('Enter');
