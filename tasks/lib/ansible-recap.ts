@@ -38,7 +38,7 @@ export const hostsWithProblems = (recap: Record<string, RecapCounts>) =>
     .filter(([, c]) => c.failed > 0 || c.unreachable > 0)
     .map(([host]) => host);
 
-const FAILURE = /^(fatal|failed): \[([^\]]+)\](?: \(item=(.*?)\))?: (?:FAILED|UNREACHABLE)! => (.*)$/;
+const FAILURE = /^(fatal|failed): \[([^\]]+)\](?: \(item=(.*?)\))?:? (?:(?:FAILED|UNREACHABLE)! )?=> (.*)$/;
 
 /**
  * One line per failed task: host, item and the module's message. Ansible prints the result

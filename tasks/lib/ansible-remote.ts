@@ -154,13 +154,17 @@ mkdir -p "$(dirname "$sock")"
 rc=0; SSH_AUTH_SOCK="$sock" ssh-add -l >/dev/null 2>&1 || rc=$?
 if [ "$rc" -eq 2 ]; then
   rm -f "$sock"
-  ssh-agent -a "$sock" | sed -n 's/^SSH_AGENT_PID=\\([0-9]*\\).*/\\1/p' > "$sock.pid"
+  # The agent keeps its stderr open for good: detach it, or the session never ends.
+  ssh-agent -a "$sock" </dev/null 2>/dev/null | sed -n 's/^SSH_AGENT_PID=\\([0-9]*\\).*/\\1/p' > "$sock.pid"
 fi
 t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
 IFS= read -r HOMEPROD_PASSPHRASE || true
 export HOMEPROD_PASSPHRASE
+# ssh-add asks again after a wrong passphrase: answer once, then refuse, so it gives up.
 cat > "$t/askpass" <<'ASKPASS'
 #!/bin/sh
+[ -e "$0.used" ] && exit 1
+: > "$0.used"
 printf '%s\\n' "$HOMEPROD_PASSPHRASE"
 ASKPASS
 chmod 0700 "$t/askpass"
