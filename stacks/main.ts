@@ -74,7 +74,9 @@ export interface SynthOptions extends BuildOptions {
  * never leaves a half-written stack behind, and the other stage's stacks are left alone.
  */
 export function synthStage(site: Site, stageName: StageName, options: SynthOptions): SynthResult {
-  const outdir = options.outdir ?? join(PROJECT_ROOT, 'cdktf.out');
+  // HOMEPROD_CDKTF_OUT (a directory directly in the project, e.g. for a test run) keeps the
+  // local stacks' working_dir "../../.." pointing at the project root.
+  const outdir = options.outdir ?? join(PROJECT_ROOT, process.env.HOMEPROD_CDKTF_OUT || 'cdktf.out');
   const platform = options.platform ?? site.stages[stageName].platform;
   mkdirSync(outdir, { recursive: true });
   const tmp = join(outdir, `.synth-${stageName}-${process.pid}`);

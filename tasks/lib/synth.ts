@@ -2,12 +2,12 @@
 import { join } from 'node:path';
 import { ensureStateDir } from '../../stacks/backend';
 import { synthStage, type SynthOptions, type SynthResult } from '../../stacks/main';
-import { PROJECT_ROOT } from '../../stacks/terraform-offline';
+import { stateRoot } from './keys';
 import type { Step } from './listr';
 import type { Platform, Site, StageName } from './model/types';
 
-/** Terraform state of local-backend stages (never inside cdktf.out). */
-export const DEFAULT_TF_STATE_DIR = join(PROJECT_ROOT, '.state', 'terraform');
+/** Terraform state of local-backend stages (never inside cdktf.out): <state root>/terraform. */
+export const defaultTfStateDir = (env: NodeJS.ProcessEnv = process.env) => join(stateRoot(env), 'terraform');
 
 export interface SynthContext {
   site: Site;
@@ -24,7 +24,7 @@ export interface SynthStepOptions {
 }
 
 export function synthOptions(site: Site, stage: StageName, options: SynthStepOptions = {}): SynthOptions {
-  const stateDir = options.stateDir ?? DEFAULT_TF_STATE_DIR;
+  const stateDir = options.stateDir ?? defaultTfStateDir();
   if (site.stages[stage].state.backend === 'local') ensureStateDir(stateDir, stage);
   return {
     platform: options.platform,

@@ -26,7 +26,7 @@ export function localConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
     );
   }
   return {
-    stateDir: resolve(env.HOMEPROD_STATE_DIR || resolve(PROJECT_ROOT, '.state', 'local')),
+    stateDir: resolve(env.HOMEPROD_STATE_DIR || resolve(env.HOMEPROD_STATE_ROOT || resolve(PROJECT_ROOT, '.state'), 'local')),
     cacheDir: resolve(env.HOMEPROD_CACHE_DIR || '/var/cache/homeprod'),
     nsPrefix,
   };
