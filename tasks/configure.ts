@@ -1,0 +1,90 @@
+// Configures one applied stage from its control node: render the stage's inventory and nginx
+// configs, send them with ansible/ to the control node, run the playbooks there, and print
+// the changed count per host (a converged stage shows 0 everywhere).
+import { join } from 'node:path';
+import { type ConfigureContext, configureSteps, promptPassphrase } from './lib/ansible';
+import { helpText, oneOf, parseFlags, runMain } from './lib/cli';
+import { EXIT, HomeprodError } from './lib/errors';
+import { stateRoot } from './lib/keys';
+import { runSteps, type Step } from './lib/listr';
+import { acquireLock } from './lib/lock';
+import { DEFAULT_SITE_FILE, loadSite, STAGES } from './lib/model/index';
+import { canPrompt, confirmInTask } from './lib/prompts';
+import { outputsFromModel, readOutputsFile, renderSteps, type RenderContext } from './lib/render/index';
+
+const spec = {
+  usage: 'npx tsx tasks/configure.ts --stage lab|prod [--yes] [--check] [--site FILE] [--outputs FILE] [--out DIR] [--verbose]',
+  summary:
+    'Configure an applied stage: render its inventory and nginx configs, send them with ansible/ to the stage\'s\n' +
+    'control node over SSH and run ansible-playbook there with the stage\'s vault id (--vault-id <stage>@...).\n' +
+    'The first run places the stage key and the vault password (HOMEPROD_VAULT_PASSWORD_<STAGE>, or the file\n' +
+    'HOMEPROD_VAULT_PASSWORD_FILE_<STAGE>, else .state/vault/<stage>.pass, made once) on the node\'s data disk.\n' +
+    'A node whose key is passphrase-protected and not unlocked asks for the passphrase in a terminal, and stops\n' +
+    'otherwise. Without --outputs the host addresses come from the site model (what terraform outputs on the local platform).',
+  options: {
+    stage: { type: 'string' },
+    yes: { type: 'boolean', short: 'y' },
+    check: { type: 'boolean' },
+    site: { type: 'string' },
+    outputs: { type: 'string' },
+    out: { type: 'string' },
+    verbose: { type: 'boolean' },
+  },
+  optionHelp: {
+    stage: 'lab or prod',
+    yes: 'do not ask for confirmation (required without a terminal)',
+    check: 'ansible-playbook --check --diff: show what would change, change nothing',
+    site: `site file (default ${DEFAULT_SITE_FILE})`,
+    outputs: 'JSON of the applied hosts: a HostOutput list, or stack name -> `terraform output -json`',
+    out: 'render directory (default .state/render/<stage>)',
+    verbose: 'plain, line-by-line output including ansible-playbook\'s',
+  },
+} as const;
+
+type Ctx = ConfigureContext & RenderContext;
+
+await runMain(async (out) => {
+  const { values } = parseFlags(spec);
+  if (values.help) return out.line(helpText(spec));
+  const stage = oneOf('stage', values.stage, STAGES);
+  const site = loadSite(values.site ?? DEFAULT_SITE_FILE);
+  const outputs = values.outputs ? readOutputsFile(values.outputs) : outputsFromModel(site);
+  const interactive = canPrompt();
+  if (!values.yes && !values.check && !interactive) {
+    throw new HomeprodError(`configuring ${stage} changes its hosts and needs a confirmation, but there is no terminal to ask`, EXIT.refused, 'pass --yes');
+  }
+  const confirmStep: Step<Ctx> = {
+    title: `Confirm configuring ${stage}`,
+    skip: () => (values.yes || values.check ? 'Confirmed by --yes' : false),
+    task: async (_ctx, task) => {
+      if (!(await confirmInTask(task, `Configure the ${stage} hosts from their control node?`))) {
+        throw new HomeprodError(`configure of ${stage} cancelled`, EXIT.refused);
+      }
+    },
+  };
+  const lock = values.check ? null : acquireLock(join(stateRoot(), 'run.lock'), 'homeprod run');
+  try {
+    const ctx = await runSteps<Ctx>(
+      [
+        ...(renderSteps(stage, { outDir: values.out ?? join(stateRoot(), 'render', stage) }) as Step<Ctx>[]),
+        confirmStep,
+        ...(configureSteps({
+          stage,
+          askPassphrase: interactive ? promptPassphrase : undefined,
+          extraArgs: values.check ? ['--check', '--diff'] : undefined,
+        }) as Step<Ctx>[]),
+      ],
+      { site, outputs },
+      { verbose: values.verbose },
+    );
+    const result = ctx.configured?.[stage];
+    if (!result) return;
+    out.line();
+    for (const [host, counts] of Object.entries(result.recap)) {
+      out.line(`${host.padEnd(24)} ok ${String(counts.ok).padStart(3)}  changed ${String(counts.changed).padStart(3)}  skipped ${String(counts.skipped).padStart(3)}`);
+    }
+    out.line(`${result.changed} changed${result.caCert ? `; CA certificate: ${result.caCert}` : ''}; log: ${result.logFile}`);
+  } finally {
+    lock?.release();
+  }
+});
