@@ -5,160 +5,52 @@
 // names and clients without SNI reach no backend, and that backends see the client's address
 // through the PROXY protocol. Loopback only: 127.0.85.0/24 on this machine's lo.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer as createHttpServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
-import { connect as netConnect, createConnection } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { loadSite } from '../../tasks/lib/model/index';
-import type { HostOutput, Service, Site } from '../../tasks/lib/model/types';
-import { readOutputsFile, render } from '../../tasks/lib/render/index';
+import type { Site } from '../../tasks/lib/model/types';
 import { failureLines, verifyRouting, type VerifyResult } from '../../tasks/lib/verify';
 import { GOLDEN_ROOT } from '../helpers/golden';
-import { issueCertificate, makeCa, NGINX_PREFIX, testRuntime, type TestCa } from '../helpers/render-nginx';
+import { extraService, loopbackAddresses, startLoopbackProxies, type LoopbackProxies } from '../helpers/loopback-proxies';
 
 const NET = '127.0.85';
-const ADDRESS: Record<string, string> = {
-  'prod-proxy-passthrough': `${NET}.2`,
-  'lab-proxy': `${NET}.3`,
-  'prod-proxy': `${NET}.4`,
-  'lab-whoami': `${NET}.5`,
-  'prod-whoami': `${NET}.6`,
-  'lab-certbot': `${NET}.7`,
-  'lab-ansible': `${NET}.8`,
-  'prod-ansible': `${NET}.10`,
-};
-const CLIENT = `${NET}.9`;
+const { hosts: ADDRESS, client: CLIENT } = loopbackAddresses(NET);
 const HTTP_PORT = 28080;
 const HTTPS_PORT = 28443;
 
 const base = loadSite(join(GOLDEN_ROOT, 'render-pegasus', 'input', 'site.yaml'));
-const extra = (name: string, stage: 'lab' | 'prod', hostnames: string[], port: number, websocket = false): Service => ({
-  name,
-  stage,
-  hostnames,
-  upstream: { host: `${stage}-whoami`, address: ADDRESS[`${stage}-whoami`]!, port },
-  websocket,
-  maxBodySize: '1m',
-  extraLocationLines: [],
-});
 // The Pegasus services plus one more per stage with two names each, so a proxy has to pick
 // the right server block (and certificate) by name.
 const site: Site = {
   ...base,
   services: [
     ...base.services,
-    extra('notes-lab', 'lab', ['notes.lab.pegasuspad.com', 'wiki.lab.pegasuspad.com'], 8081),
-    extra('notes', 'prod', ['notes.pegasuspad.com', 'wiki.pegasuspad.com'], 8081, true),
+    extraService(NET, 'notes-lab', 'lab', ['notes.lab.pegasuspad.com', 'wiki.lab.pegasuspad.com'], 8081),
+    extraService(NET, 'notes', 'prod', ['notes.pegasuspad.com', 'wiki.pegasuspad.com'], 8081, true),
   ],
 };
-const outputs: HostOutput[] = readOutputsFile(join(import.meta.dirname, '..', 'fixtures', 'outputs-local.json')).map((h) => ({
-  ...h,
-  ipv4: ADDRESS[h.name] ?? h.ipv4,
-}));
 
-interface Seen {
-  service: string;
-  headers: IncomingHttpHeaders;
-  peer: string;
-}
-
-let dir: string;
-const nginx: ChildProcess[] = [];
-const servers: Server[] = [];
-const seen: Seen[] = [];
-const ca: Record<'lab' | 'prod', TestCa> = {} as Record<'lab' | 'prod', TestCa>;
-
-/** A backend as the contract defines it: JSON {service, host, client (X-Real-IP), peer}. */
-function startBackend(host: string, service: string, address: string, port: number): Promise<void> {
-  const server = createHttpServer((req, res) => {
-    const peer = req.socket.remoteAddress ?? '';
-    seen.push({ service, headers: req.headers, peer });
-    res.setHeader('Content-Type', 'application/json');
-    res.end(JSON.stringify({ service, host, client: req.headers['x-real-ip'] ?? '', peer }));
-  });
-  servers.push(server);
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, address, () => resolve());
-  });
-}
-
-async function waitForPort(address: string, port: number, proc: ChildProcess, stderr: () => string): Promise<void> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    if (proc.exitCode !== null) throw new Error(`nginx exited (${proc.exitCode}): ${stderr()}`);
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = createConnection({ host: address, port }, () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.on('error', () => resolve(false));
-    });
-    if (open) return;
-    await sleep(100);
-  }
-  throw new Error(`nginx did not listen on ${address}:${port}: ${stderr()}`);
-}
-
-async function startNginx(conf: string, address: string): Promise<void> {
-  const proc = spawn('nginx', ['-p', NGINX_PREFIX, '-c', conf, '-e', 'stderr', '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  nginx.push(proc);
-  let stderr = '';
-  proc.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  await waitForPort(address, HTTPS_PORT, proc, () => stderr);
-}
-
-async function stopNginx(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  proc.kill('SIGTERM');
-  const timer = new AbortController();
-  const timedOut = await Promise.race([exited.then(() => false), sleep(5000, true, { signal: timer.signal }).catch(() => false)]);
-  timer.abort();
-  if (timedOut) {
-    proc.kill('SIGKILL');
-    await exited;
-  }
-}
+let proxies: LoopbackProxies | undefined;
+const running = (): LoopbackProxies => {
+  if (!proxies) throw new Error('the proxies did not start');
+  return proxies;
+};
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'homeprod-routing-'));
-  const tlsDir = join(dir, 'tls');
-  // Each stage has its own CA, as with tls mode local-ca.
-  ca.lab = makeCa(join(dir, 'ca-lab'));
-  ca.prod = makeCa(join(dir, 'ca-prod'));
-  for (const service of site.services) issueCertificate(ca[service.stage], tlsDir, service.hostnames);
-  const options = {
-    tlsDir,
-    listen: { bindAddress: true, httpPort: HTTP_PORT, httpsPort: HTTPS_PORT },
-    runtime: (host: string) => testRuntime(join(dir, 'run', host)),
-  };
-  render(site, 'prod', outputs, { ...options, outDir: join(dir, 'prod') });
-  render(site, 'lab', outputs, { ...options, outDir: join(dir, 'lab') });
-
-  // Each backend listens where the outputs put its application host, as the proxies expect.
-  for (const service of site.services) await startBackend(service.upstream.host!, service.name, ADDRESS[service.upstream.host!]!, service.upstream.port);
-  // The lab certificate host answers ACME HTTP-01 challenges on port 80.
-  await startBackend('lab-certbot', 'acme-http-01', ADDRESS['lab-certbot']!, HTTP_PORT);
-
-  await startNginx(join(dir, 'lab', 'hosts', 'lab-proxy', 'nginx', 'nginx.conf'), ADDRESS['lab-proxy']!);
-  await startNginx(join(dir, 'prod', 'hosts', 'prod-proxy', 'nginx', 'nginx.conf'), ADDRESS['prod-proxy']!);
-  await startNginx(join(dir, 'prod', 'hosts', 'prod-proxy-passthrough', 'nginx', 'nginx.conf'), ADDRESS['prod-proxy-passthrough']!);
+  proxies = await startLoopbackProxies({ site, net: NET, httpPort: HTTP_PORT, httpsPort: HTTPS_PORT, prefix: 'homeprod-routing-' });
 }, 120_000);
 
 afterAll(async () => {
-  await Promise.all(nginx.map(stopNginx));
-  await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await proxies?.stop();
 }, 30_000);
 
 const target = (stage: 'lab' | 'prod') => ({
   address: ADDRESS['prod-proxy-passthrough']!,
   port: HTTPS_PORT,
   services: site.services.filter((s) => s.stage === stage),
-  ca: ca[stage].pem,
+  ca: running().ca[stage].pem,
   expectedProxy: { [stage]: `${stage}-proxy` },
   expectedClient: CLIENT,
   localAddress: CLIENT,
@@ -189,6 +81,7 @@ describe('routing through the passthrough (three nginx on loopback)', () => {
   });
 
   it('lets no unknown name and no client without SNI reach a backend', async () => {
+    const { seen } = running();
     const before = seen.length;
     const results = await verifyRouting({ ...target('prod'), services: [] });
     expect(results.map((r) => [r.kind, r.hostname, r.ok])).toEqual([
@@ -202,6 +95,7 @@ describe('routing through the passthrough (three nginx on loopback)', () => {
   });
 
   it('hands the backend the client address from the PROXY protocol, not the passthrough\'s', async () => {
+    const { seen } = running();
     const before = seen.length;
     await verifyRouting({ ...target('lab'), unknownNames: [] });
     const lab = seen.slice(before).filter((s) => s.service === 'whoami-lab');
@@ -216,7 +110,7 @@ describe('routing through the passthrough (three nginx on loopback)', () => {
   });
 
   it('fails verification when it should: wrong CA, wrong proxy, wrong client', async () => {
-    const wrongCa = await verifyRouting({ ...target('lab'), ca: ca.prod.pem, unknownNames: [] });
+    const wrongCa = await verifyRouting({ ...target('lab'), ca: running().ca.prod.pem, unknownNames: [] });
     expect(wrongCa.filter((r) => r.kind === 'service').every((r) => !r.ok && /not from the trusted CA/.test(r.problem ?? ''))).toBe(true);
     const wrongProxy = await verifyRouting({ ...target('lab'), expectedProxy: { lab: 'prod-proxy' }, unknownNames: [] });
     expect(wrongProxy[0]?.problem).toBe('answered via lab-proxy, expected prod-proxy');
@@ -259,13 +153,13 @@ describe('routing through the passthrough (three nginx on loopback)', () => {
   });
 
   it('adds HSTS and names the proxy on every answer', async () => {
-    const log = readFileSync(join(dir, 'run', 'prod-proxy-passthrough', 'logs', 'passthrough.log'), 'utf8');
+    const log = readFileSync(join(running().runDir('prod-proxy-passthrough'), 'logs', 'passthrough.log'), 'utf8');
     expect(log).toContain(`${CLIENT} `);
     expect(log).toMatch(/sni="whoami\.lab\.pegasuspad\.com" upstream=127\.0\.85\.3:28443/);
     const answer = await new Promise<IncomingHttpHeaders>((resolve, reject) => {
       import('node:https').then(({ request }) => {
         const req = request(
-          { host: ADDRESS['prod-proxy-passthrough'], port: HTTPS_PORT, servername: 'whoami.pegasuspad.com', headers: { Host: 'whoami.pegasuspad.com' }, ca: ca.prod.pem, agent: false },
+          { host: ADDRESS['prod-proxy-passthrough'], port: HTTPS_PORT, servername: 'whoami.pegasuspad.com', headers: { Host: 'whoami.pegasuspad.com' }, ca: running().ca.prod.pem, agent: false },
           (res) => {
             res.resume();
             resolve(res.headers);
