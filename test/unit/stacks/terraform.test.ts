@@ -63,5 +63,13 @@ describe('terraform reads the synthesized stacks', () => {
     expect(vmRes.input.dataDisks[0].owner).toMatch(/^\$\{data\.terraform_remote_state\./);
     expect(vmRes.triggers_replace).toEqual(vmRes.input);
     expect(Object.keys(vm.output)).toEqual(['host']);
+    expect(vmRes.input.forward).toBeUndefined();
+  });
+
+  it('the passthrough\'s machine carries the stage\'s loopback forward', () => {
+    const r = synthStage(site, 'prod', { platform: 'local', stateDir: join(work, 'state'), authorizedKeys: ['ssh-ed25519 AAAAtest op'], outdir: join(work, 'local-prod') });
+    const vm = JSON.parse(readFileSync(join(r.outdir, 'stacks', 'prod-proxy-passthrough-vm', 'cdk.tf.json'), 'utf8'));
+    const vmRes = Object.values(vm.resource.terraform_data)[0] as any;
+    expect(vmRes.input.forward).toEqual({ address: '127.0.0.1', httpPort: 8080, httpsPort: 8443 });
   });
 });
