@@ -183,7 +183,10 @@ function probeRefused(target: VerifyTarget, kind: 'unknown-name' | 'no-sni', ser
         done(false, `a TLS session was established${proxy ? ` and ${proxy} answered` : ''}: ${text.split('\r\n')[0] ?? ''}`, proxy);
       });
     });
-    socket.on('error', (error: NodeJS.ErrnoException) => done(true, `refused: ${error.code ?? error.message}`));
+    // Nothing listening proves nothing about the proxies: only a refused handshake counts.
+    socket.on('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'ECONNREFUSED' ? done(false, describeError(error)) : done(true, `refused: ${error.code ?? error.message}`),
+    );
     socket.on('close', () => done(true, 'refused: connection closed'));
   });
 }
