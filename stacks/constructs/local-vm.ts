@@ -49,6 +49,8 @@ export class LocalVm extends Construct implements HasFacts {
         interface: d.interface,
       })),
       authorizedKeys: props.authorizedKeys,
+      // The passthrough owns the emulated NAT: its machine starts the loopback forwards.
+      ...(host.roles.includes('passthrough') ? { forward: stage.forward } : {}),
     };
     this.resource = new DataResource(this, 'vm', {
       input: { ...this.spec },
