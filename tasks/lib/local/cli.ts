@@ -8,9 +8,9 @@ import { clean } from './clean';
 import { localConfig } from './config';
 import { createDisk, destroyDisk } from './disk';
 import { ensureImage } from './image';
-import { createMachine, destroyMachine } from './machine';
+import { createMachine, destroyMachine, knownMachines } from './machine';
 import { preflight } from './preflight';
-import { sshArgs } from './ssh';
+import { machineSpec, sshArgs } from './ssh';
 import { statusLines } from './status';
 import { diskSpecFromEnv, vmSpecFromEnv } from './validate';
 
@@ -21,6 +21,7 @@ Usage:
   npx tsx tasks/local.ts ssh <host> [-- command]   a shell, or a command, on a machine
   npx tsx tasks/local.ts clean [--destroy-data]    remove every machine, namespace, process, forward
                                                    (data disks only with --destroy-data)
+  npx tsx tasks/local.ts start [host...]           boot machines that exist but are stopped (after a reboot)
   npx tsx tasks/local.ts image                     build the image now (otherwise the first vm create does)
   npx tsx tasks/local.ts vm create|destroy         spec in HOMEPROD_VM (JSON); Terraform runs these
   npx tsx tasks/local.ts disk create|destroy       spec in HOMEPROD_DISK (JSON); Terraform runs these
@@ -43,6 +44,15 @@ export async function localMain(argv: string[], out: Output): Promise<number> {
     case 'status':
       for (const line of await statusLines(cfg)) out.line(line);
       return EXIT.ok;
+    case 'start': {
+      const hosts = [sub, ...rest].filter((h): h is string => h !== undefined);
+      for (const host of hosts.length > 0 ? hosts : knownMachines(cfg)) {
+        const spec = machineSpec(cfg, host);
+        if (!spec) throw usage(`start: no local machine named "${host}"`);
+        await createMachine(cfg, spec, say);
+      }
+      return EXIT.ok;
+    }
     case 'image':
       out.line(await ensureImage(cfg, say));
       return EXIT.ok;

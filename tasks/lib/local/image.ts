@@ -23,6 +23,14 @@ export const IMAGE_PACKAGES = [
   'iproute2', 'iputils-ping', 'netcat-openbsd', 'procps',
 ] as const;
 
+/**
+ * Not in the image, but installable inside the lab (where nothing reaches the internet) from
+ * the image's own `file:` apt repository, /srv/homeprod-apt, together with whatever of their
+ * dependencies the image lacks. A role that installs a package outside IMAGE_PACKAGES adds
+ * it here (jq: small, and what the end-to-end test installs to prove the repository works).
+ */
+export const REPO_PACKAGES = ['jq'] as const;
+
 /** Units a template VM should not run: consoles nobody reads, timers that reach the network. */
 const MASKED_UNITS = [
   'console-getty.service', 'getty@tty1.service', 'apt-daily.timer', 'apt-daily-upgrade.timer',
@@ -43,11 +51,12 @@ export const IMAGE_RECIPE = {
   suite: 'bookworm',
   variant: 'minbase',
   packages: IMAGE_PACKAGES,
+  repoPackages: REPO_PACKAGES,
   masked: MASKED_UNITS,
   disabled: DISABLED_UNITS,
   sshd: SSHD_CONFIG,
   // Bump when prepareTemplate changes in a way the fields above do not show.
-  prepareVersion: 1,
+  prepareVersion: 2,
 };
 
 export function imageKey(recipe = IMAGE_RECIPE): string {
@@ -115,12 +124,38 @@ export async function ensureImage(cfg: LocalConfig, say: (line: string) => void)
       const tail = readFileSync(log, 'utf8').trim().split('\n').slice(-5);
       throw new HomeprodError(`debootstrap failed (exit ${r.exitCode}) building image ${key}`, EXIT.failed, `full log: ${log} and ${rootfs}/debootstrap/debootstrap.log`, tail);
     }
+    await fillAptRepo(rootfs, log);
     prepareTemplate(rootfs);
     writeFileSync(join(tmp, 'recipe.json'), `${JSON.stringify({ key, mirror, ...IMAGE_RECIPE }, null, 2)}\n`);
     renameSync(tmp, dir);
     say(`image ${key} ready`);
     return join(dir, 'rootfs');
   });
+}
+
+/**
+ * Downloads REPO_PACKAGES (and missing dependencies) with the image's own apt, which resolves
+ * against what the image has, and writes the flat repository's Packages index.
+ */
+async function fillAptRepo(rootfs: string, log: string): Promise<void> {
+  const repo = join(rootfs, 'srv/homeprod-apt');
+  mkdirSync(join(repo, 'partial'), { recursive: true });
+  if (REPO_PACKAGES.length > 0) {
+    const r = await sh`chroot ${rootfs} apt-get -q update >> ${log} 2>&1 && chroot ${rootfs} apt-get -q -y --download-only -o Dir::Cache::archives=/srv/homeprod-apt install ${REPO_PACKAGES} >> ${log} 2>&1`.nothrow();
+    if (r.exitCode !== 0) {
+      throw new HomeprodError(`downloading ${REPO_PACKAGES.join(', ')} into the image's apt repository failed`, EXIT.failed, `see ${log}`, readFileSync(log, 'utf8').trim().split('\n').slice(-5));
+    }
+  }
+  rmSync(join(repo, 'partial'), { recursive: true, force: true });
+  rmSync(join(repo, 'lock'), { force: true });
+  const stanzas: string[] = [];
+  for (const deb of readdirSync(repo).filter((f) => f.endsWith('.deb')).sort()) {
+    const file = join(repo, deb);
+    const control = (await sh`dpkg-deb -f ${file}`).stdout.trimEnd();
+    const bytes = readFileSync(file);
+    stanzas.push(`${control}\nFilename: ./${deb}\nSize: ${bytes.length}\nSHA256: ${createHash('sha256').update(bytes).digest('hex')}\n`);
+  }
+  writeFileSync(join(repo, 'Packages'), stanzas.join('\n'));
 }
 
 /** Build dirs whose builder is gone (killed mid-build). */
@@ -146,8 +181,6 @@ export function prepareTemplate(rootfs: string): void {
   rmSync(at('etc/resolv.conf'), { force: true });
   writeFileSync(at('etc/resolv.conf'), '# no nameserver: nothing in the lab resolves outside names\n');
   // No internet inside: apt sees only the image's own (empty unless filled) file: repository.
-  mkdirSync(at('srv/homeprod-apt'), { recursive: true });
-  writeFileSync(at('srv/homeprod-apt/Packages'), '');
   writeFileSync(at('etc/apt/sources.list'), 'deb [trusted=yes] file:/srv/homeprod-apt ./\n');
   for (const unit of MASKED_UNITS) {
     rmSync(at(`etc/systemd/system/${unit}`), { force: true });
@@ -157,7 +190,10 @@ export function prepareTemplate(rootfs: string): void {
     if (!dir.endsWith('.wants')) continue;
     for (const unit of [...DISABLED_UNITS, ...MASKED_UNITS]) rmSync(at(`etc/systemd/system/${dir}/${unit}`), { force: true });
   }
+  // Downloaded packages and indexes of the internet mirror: neither is reachable from the lab.
   for (const dir of ['var/cache/apt/archives', 'var/lib/apt/lists']) {
-    for (const f of readdirSync(at(dir))) if (f.endsWith('.deb') || f.endsWith('_Packages') || f.endsWith('Release') || f.endsWith('.gpg')) rmSync(at(`${dir}/${f}`));
+    for (const f of readdirSync(at(dir))) if (f !== 'partial' && f !== 'lock') rmSync(at(`${dir}/${f}`), { recursive: true, force: true });
   }
+  rmSync(at('var/cache/apt/pkgcache.bin'), { force: true });
+  rmSync(at('var/cache/apt/srcpkgcache.bin'), { force: true });
 }

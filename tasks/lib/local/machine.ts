@@ -10,7 +10,7 @@ import { EXIT, HomeprodError } from '../errors';
 import { type LocalConfig, names, paths } from './config';
 import { mkdirPrivate, withLock, writeFileAtomic } from './files';
 import { startForward, stageForwards, stopForward } from './forward';
-import { ensureImage, imageKey } from './image';
+import { ensureImage, imageDir, imageKey } from './image';
 import { attachMachine, detachMachine, ensureStageBridge, nsExists } from './network';
 import { cmdline, killAndWait, sh, spawnDetached } from './proc';
 import type { LocalVmSpec } from './spec';
@@ -29,6 +29,8 @@ export const machineFiles = (cfg: LocalConfig, host: string) => {
     log: join(dir, 'nspawn.log'),
     /** Holds the hash of spec + image once the layer is complete. */
     prepared: join(dir, 'prepared'),
+    /** The image key the layer sits on: a machine keeps its image, as a VM keeps its disk. */
+    image: join(dir, 'image'),
     /** Holds the same hash once sshd answered. */
     ready: join(dir, 'ready'),
     knownHosts: join(dir, 'known_hosts'),
@@ -38,7 +40,7 @@ export const machineFiles = (cfg: LocalConfig, host: string) => {
 const readText = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').trim() : '');
 
 export function specHash(spec: LocalVmSpec): string {
-  return createHash('sha256').update(JSON.stringify({ spec, image: imageKey() })).digest('hex');
+  return createHash('sha256').update(JSON.stringify(spec)).digest('hex');
 }
 
 /** The nspawn process of this machine, checked by its argv so a reused pid is never killed. */
@@ -98,6 +100,12 @@ export async function stopMachine(cfg: LocalConfig, host: string, vmid?: number)
   await detachMachine(cfg, host, vmid);
 }
 
+/** Machines this state dir has (in any state). */
+export function knownMachines(cfg: LocalConfig): string[] {
+  const dir = paths(cfg).vmsDir;
+  return existsSync(dir) ? readdirSync(dir).sort() : [];
+}
+
 export type MachineState = 'running' | 'booting' | 'stopped' | 'incomplete';
 
 export async function machineState(cfg: LocalConfig, host: string): Promise<MachineState> {
@@ -152,7 +160,6 @@ const lockFile = (cfg: LocalConfig, host: string) => join(paths(cfg).locksDir, `
 export async function createMachine(cfg: LocalConfig, spec: LocalVmSpec, say: Say, bootTimeoutMs = 90_000): Promise<void> {
   mkdirPrivate(cfg.stateDir);
   const operatorKey = await ensureOperatorKey(cfg);
-  const rootfs = await ensureImage(cfg, say);
   checkDataDisks(cfg, spec);
   const f = machineFiles(cfg, spec.name);
   await withLock(lockFile(cfg, spec.name), `machine ${spec.name}`, async () => {
@@ -160,11 +167,14 @@ export async function createMachine(cfg: LocalConfig, spec: LocalVmSpec, say: Sa
     if (readText(f.ready) === hash && nspawnPid(cfg, spec.name) !== null && (await sshAnswers(cfg, spec))) {
       say(`${spec.name} is already running (${spec.ipv4})`);
     } else {
-      const reuse = readText(f.prepared) === hash && existsSync(f.upper);
+      const keptImage = readText(f.image);
+      const reuse = readText(f.prepared) === hash && existsSync(f.upper) && keptImage !== '' && existsSync(imageDir(cfg, keptImage));
       await stopMachine(cfg, spec.name, spec.vmid);
+      const rootfs = reuse ? join(imageDir(cfg, keptImage), 'rootfs') : await ensureImage(cfg, say);
       if (!reuse) {
         rmSync(f.dir, { recursive: true, force: true });
         mkdirPrivate(f.dir);
+        writeFileAtomic(f.image, `${imageKey()}\n`, 0o600);
         writeFileAtomic(f.spec, `${JSON.stringify(spec, null, 2)}\n`, 0o600);
         const hostKey = await prepareLayer(cfg, spec, operatorKey);
         writeFileAtomic(f.knownHosts, knownHostsLine(spec, hostKey), 0o600);

@@ -2,10 +2,11 @@
 // the stage gateway, forwarding on, so lab and prod reach each other) and one namespace per
 // machine with a veth into its stage bridge. The root namespace never gets an address or
 // route in a lab subnet; it reaches machines only by entering the router namespace.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type LocalConfig, names, paths } from './config';
 import { withLock } from './files';
-import { killAndWait, netnsPids, sh } from './proc';
+import { ip, ipOk, killAndWait, netnsPids, sh } from './proc';
 
 export interface StageNet {
   stage: string;
@@ -21,12 +22,10 @@ export interface MachineNet extends StageNet {
 }
 
 export async function nsExists(ns: string): Promise<boolean> {
-  return (await sh`ip netns list`).stdout.split('\n').some((l) => l.split(' ')[0] === ns);
+  return existsSync(`/run/netns/${ns}`);
 }
 
-async function linkExists(ns: string, link: string): Promise<boolean> {
-  return (await sh`ip -n ${ns} link show dev ${link}`.nothrow()).exitCode === 0;
-}
+const linkExists = (ns: string, link: string) => ipOk(['-n', ns, 'link', 'show', 'dev', link]);
 
 /** Every namespace with our prefix (also ones no state file knows about). */
 export async function ourNamespaces(cfg: LocalConfig): Promise<string[]> {
@@ -40,13 +39,11 @@ const networkLock = (cfg: LocalConfig) => join(paths(cfg).locksDir, 'network');
 export async function ensureStageBridge(cfg: LocalConfig, net: StageNet): Promise<void> {
   const n = names(cfg);
   await withLock(networkLock(cfg), 'network setup', async () => {
-    if (!(await nsExists(n.router))) await sh`ip netns add ${n.router}`;
-    await sh`ip -n ${n.router} link set lo up`;
-    await sh`ip netns exec ${n.router} sh -c ${'echo 1 > /proc/sys/net/ipv4/ip_forward'}`;
+    if (!(await nsExists(n.router))) await ip(['netns', 'add', n.router]);
+    await ip(['netns', 'exec', n.router, 'sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward']);
     const br = n.bridge(net.stage);
-    if (!(await linkExists(n.router, br))) await sh`ip -n ${n.router} link add ${br} type bridge`;
-    await sh`ip -n ${n.router} addr replace ${`${net.gateway}/${net.prefixLength}`} dev ${br}`;
-    await sh`ip -n ${n.router} link set ${br} up`;
+    const make = (await linkExists(n.router, br)) ? [] : [`link add ${br} type bridge`];
+    await ip(['-n', n.router], ['link set lo up', ...make, `addr replace ${net.gateway}/${net.prefixLength} dev ${br}`, `link set ${br} up`]);
   });
 }
 
@@ -58,20 +55,22 @@ export async function attachMachine(cfg: LocalConfig, m: MachineNet): Promise<vo
   const n = names(cfg);
   const ns = n.vmNs(m.name);
   await detachMachine(cfg, m.name, m.vmid);
-  await sh`ip netns add ${ns}`;
-  await sh`ip -n ${ns} link set lo up`;
+  await ip(['netns', 'add', ns]);
   // Link names are checked against the root namespace on creation: random temporary names
   // avoid collisions there, the final names are given inside the namespaces.
   const [a, b] = [n.tmpLink(), n.tmpLink()];
-  await sh`ip link add ${a} netns ${n.router} type veth peer name ${b} netns ${ns}`;
+  await ip(['link', 'add', a, 'netns', n.router, 'type', 'veth', 'peer', 'name', b, 'netns', ns]);
   const port = n.routerPort(m.vmid);
-  await sh`ip -n ${n.router} link set ${a} name ${port}`;
-  await sh`ip -n ${n.router} link set ${port} master ${n.bridge(m.stage)} up`;
-  await sh`ip -n ${ns} link set ${b} name ${n.guestLink}`;
-  await sh`ip -n ${ns} link set ${n.guestLink} address ${m.mac}`;
-  await sh`ip -n ${ns} addr add ${`${m.ipv4}/${m.prefixLength}`} dev ${n.guestLink}`;
-  await sh`ip -n ${ns} link set ${n.guestLink} up`;
-  await sh`ip -n ${ns} route add default via ${m.gateway}`;
+  await ip(['-n', n.router], [`link set ${a} name ${port}`, `link set ${port} master ${n.bridge(m.stage)} up`]);
+  const eth = n.guestLink;
+  await ip(['-n', ns], [
+    'link set lo up',
+    `link set ${b} name ${eth}`,
+    `link set ${eth} address ${m.mac}`,
+    `addr add ${m.ipv4}/${m.prefixLength} dev ${eth}`,
+    `link set ${eth} up`,
+    `route add default via ${m.gateway}`,
+  ]);
 }
 
 /** Kills everything in the machine's namespace, then deletes it (and so its veth pair). */

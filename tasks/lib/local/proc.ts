@@ -1,5 +1,5 @@
 // Processes: run a command, start one that outlives us, and find and kill what we started.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { $ } from 'zx';
@@ -94,4 +94,22 @@ export function inNetns(pid: number, ns: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * `ip` without a shell in between (it runs many times per machine). With `batch`, one `ip`
+ * process applies several commands (`ip -batch -`), each line one command.
+ */
+export async function ipOk(args: string[]): Promise<boolean> {
+  return new Promise((resolve) => execFile('ip', args, (error) => resolve(!error)));
+}
+
+export async function ip(args: string[], batch?: string[]): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const child = execFile('ip', batch ? [...args, '-batch', '-'] : args, (error, _stdout, stderr) => {
+      if (error) reject(new Error(`ip ${[...args, ...(batch ? ['-batch', '-'] : [])].join(' ')} failed: ${stderr.trim() || error.message}${batch ? `\n${batch.join('\n')}` : ''}`));
+      else resolve();
+    });
+    if (batch) child.stdin?.end(`${batch.join('\n')}\n`);
+  });
 }
