@@ -3,19 +3,18 @@
 // validate their own configs in parallel. nginx's cost is dominated by one OpenSSL context
 // per TLS server block (OpenSSL 3), which grows with the number of services.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadSite } from '../tasks/lib/model/index';
 import { readOutputsFile, render } from '../tasks/lib/render/index';
-import { issueCertificate, makeCa, NGINX_PREFIX, shareCertificate, testRuntime, withServices } from '../test/helpers/render-nginx';
+import { issueCertificate, makeCa, NGINX_PREFIX, scratchDir, shareCertificate, testRuntime, withServices } from '../test/helpers/render-nginx';
 
 const SERVICES = 10_000;
 const TARGET_MS = 5_000;
 
 export async function run(print: (line: string) => void): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'homeprod-bench-render-'));
+  const dir = scratchDir('homeprod-bench-render-');
   try {
     const root = join(import.meta.dirname, '..');
     const site = withServices(loadSite(join(root, 'inventory', 'site.yaml')), SERVICES);

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { loadSite } from '../../tasks/lib/model/index';
 import type { Site } from '../../tasks/lib/model/types';
 import { failureLines, verifyRouting, type VerifyResult } from '../../tasks/lib/verify';
@@ -116,6 +117,34 @@ describe('routing through the passthrough (three nginx on loopback)', () => {
     expect(wrongProxy[0]?.problem).toBe('answered via lab-proxy, expected prod-proxy');
     const wrongClient = await verifyRouting({ ...target('prod'), expectedClient: ADDRESS['prod-proxy-passthrough'], unknownNames: [] });
     expect(wrongClient[0]?.problem).toBe(`the backend saw client "${CLIENT}", expected ${ADDRESS['prod-proxy-passthrough']}`);
+  });
+
+  it('passes websocket upgrade headers to services that allow them, and only to those', async () => {
+    const upgrade = (hostname: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = tlsConnect({ host: ADDRESS['prod-proxy-passthrough'], port: HTTPS_PORT, servername: hostname, ca: running().ca.prod.pem }, () => {
+          socket.write(`GET /ws HTTP/1.1\r\nHost: ${hostname}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n`);
+        });
+        let text = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (chunk: string) => {
+          text += chunk;
+          if (text.includes('}')) {
+            socket.destroy();
+            resolve(text);
+          }
+        });
+        socket.on('error', reject);
+        socket.setTimeout(5000, () => {
+          socket.destroy();
+          reject(new Error(`no answer from ${hostname}: ${text}`));
+        });
+      });
+    const before = running().seen.length;
+    await upgrade('notes.pegasuspad.com');
+    await upgrade('whoami.pegasuspad.com');
+    const headers = Object.fromEntries(running().seen.slice(before).map((s) => [s.service, { upgrade: s.headers.upgrade, connection: s.headers.connection }]));
+    expect(headers).toEqual({ notes: { upgrade: 'websocket', connection: 'upgrade' }, whoami: { upgrade: undefined, connection: undefined } });
   });
 
   it('refuses connections to a stage proxy that bypass the passthrough', async () => {

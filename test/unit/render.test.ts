@@ -180,6 +180,15 @@ describe('nginx configs', () => {
     renderAndTest(ws, 'lab', localOutputs);
   });
 
+  it('repeats the shared request headers in a location that sets its own', () => {
+    const own: Site = { ...site, services: site.services.map((s) => (s.name === 'whoami' ? { ...s, extraLocationLines: ['proxy_set_header X-Extra 1;'] } : s)) };
+    const conf = renderFiles(own, 'prod', localOutputs).get('hosts/prod-proxy/nginx/homeprod/http/service-whoami.conf') ?? '';
+    expect(conf).toContain('        proxy_set_header X-Real-IP $remote_addr;\n');
+    expect(conf).toContain('        proxy_set_header Connection "";\n');
+    const plain = renderFiles(site, 'prod', localOutputs).get('hosts/prod-proxy/nginx/homeprod/http/service-whoami.conf') ?? '';
+    expect(plain).not.toContain('proxy_set_header');
+  });
+
   it('sends a service to the address its application host has in the outputs', () => {
     const moved = localOutputs.map((h) => (h.name === 'lab-whoami' ? { ...h, ipv4: '10.111.2.99' } : h));
     expect(renderFiles(site, 'lab', moved).get('hosts/lab-proxy/nginx/homeprod/http/service-whoami-lab.conf')).toContain('server 10.111.2.99:8080;');

@@ -202,6 +202,7 @@ function proxyFiles(site: Site, stage: StageName, host: HostOutput, hosts: Hosts
         service,
         upstream: { name: `homeprod_service_${service.name.replaceAll('-', '_')}`, server: `${address}:${service.upstream.port}` },
         certDir: `${tlsDir}/${service.hostnames[0]}`,
+        ownHeaders: service.websocket || service.extraLocationLines.some((line) => /^\s*proxy_set_header\b/.test(line)),
       }),
     ]);
   }
