@@ -4,7 +4,7 @@
 // Own prefix and state dir; afterAll cleans even when a test failed.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -109,6 +109,13 @@ describe('local platform', () => {
     expect(r.stdout.trim()).toBe('reached');
   });
 
+  test('the lab reaches no outside address, and installs packages from its file: repository', async () => {
+    const outside = await sshCommand(labProxy.name, 'nc -z -w 2 1.1.1.1 80 && echo reached || echo unreachable', { cfg });
+    expect(outside.stdout.trim()).toBe('unreachable');
+    const r = await sshCommand(labProxy.name, `apt-get -q update >/dev/null 2>&1; apt-get install -y -q jq >/dev/null 2>&1; echo '{"a": 42}' | jq .a`, { cfg, timeoutMs: 60_000 });
+    expect(r.stdout.trim()).toBe('42');
+  });
+
   test('the loopback forward reaches a port in the passthrough', async () => {
     const token = `forward-${Date.now()}`;
     const start = await sshCommand(passthrough.name, `mkdir -p /srv/www && echo ${token} > /srv/www/t.txt && systemd-run --unit=probe-http --working-directory=/srv/www python3 -m http.server 80`, { cfg });
@@ -137,11 +144,17 @@ describe('local platform', () => {
     const spec = specs[1]!;
     await ok(vm('destroy', spec));
     const child = spawn('npx', ['--no-install', 'tsx', 'tasks/local.ts', 'vm', 'create'], { cwd: ROOT, env: { ...env, HOMEPROD_VM: JSON.stringify(spec) }, detached: true, stdio: 'ignore' });
-    await sleep(3500);
+    // Kill right after nspawn started: the guest is booting, the create never finished.
+    const pidFile = join(stateDir, 'vms', spec.name, 'nspawn.pid');
+    for (let i = 0; i < 200 && !existsSync(pidFile); i++) await sleep(50);
+    expect(existsSync(pidFile)).toBe(true);
     process.kill(-child.pid!, 'SIGKILL');
+    const nspawns = () => spawnSync('pgrep', ['-f', `network-namespace-path=/run/netns/${PREFIX}-vm-${spec.name}`], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+    expect(nspawns()).toHaveLength(1); // the orphan outlived its create
     await ok(vm('create', spec));
     const r = await sshCommand(spec.name, 'hostname', { cfg });
     expect(r.stdout.trim()).toBe(spec.name);
+    expect(nspawns()).toHaveLength(1); // replaced, not doubled
   });
 
   test('clean leaves no namespace, process, mount, link or listening forward behind', async () => {
