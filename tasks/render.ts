@@ -1,6 +1,7 @@
 // Renders one stage's Ansible inventory and nginx configs into a directory, for inspection
 // or for the configure step.
 import { helpText, oneOf, parseFlags, runMain } from './lib/cli';
+import { EXIT, HomeprodError } from './lib/errors';
 import { DEFAULT_SITE_FILE, loadSite, STAGES } from './lib/model/index';
 import { runSteps } from './lib/listr';
 import { outputsFromModel, readOutputsFile, renderSteps, type RenderContext } from './lib/render/index';
@@ -32,7 +33,7 @@ await runMain(async (out) => {
   const { values } = parseFlags(spec);
   if (values.help) return out.line(helpText(spec));
   const stage = oneOf('stage', values.stage, STAGES);
-  if (!values.out) return out.error(`--out is required\n\n${helpText(spec)}`), 2;
+  if (!values.out) throw new HomeprodError('--out DIR is required', EXIT.usage, 'see npx tsx tasks/render.ts --help');
   const site = loadSite(values.site ?? DEFAULT_SITE_FILE);
   const outputs = values.outputs ? readOutputsFile(values.outputs) : outputsFromModel(site);
   const ctx: RenderContext = { site, outputs };
