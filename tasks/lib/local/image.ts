@@ -101,6 +101,9 @@ function mirrorFromDeb822(text: string): string | null {
   return null;
 }
 
+/** Waiters may sit out a whole build on a loaded machine: a generous bound, still a bound. */
+const IMAGE_BUILD_WAIT_MS = 30 * 60_000;
+
 /** Makes the image exist (building it when the recipe is new); returns its rootfs. */
 export async function ensureImage(cfg: LocalConfig, say: (line: string) => void): Promise<string> {
   const key = imageKey();
@@ -130,7 +133,7 @@ export async function ensureImage(cfg: LocalConfig, say: (line: string) => void)
     renameSync(tmp, dir);
     say(`image ${key} ready`);
     return join(dir, 'rootfs');
-  });
+  }, IMAGE_BUILD_WAIT_MS);
 }
 
 /**
