@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { providerMirrorDir } from '../../stacks/terraform-offline';
 import { EXIT, HomeprodError } from './errors';
 import type { HostOutput } from './model/types';
-import { ROLES, STAGES } from './model/types';
+import { HostOutputSchema } from './model/host-output';
 
 export type Log = (chunk: string | Buffer) => void;
 
@@ -333,18 +333,9 @@ export function dataLossError(plans: PlanSummary[], what: string): HomeprodError
 
 // ── Outputs ────────────────────────────────────────────────────────────────────────────────
 
-const hostOutputSchema = z.object({
-  name: z.string().min(1),
-  stage: z.enum(STAGES),
-  roles: z.array(z.enum(ROLES)),
-  ipv4: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'not an IPv4 address'),
-  vmid: z.number().int().positive(),
-  mac: z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i, 'not a MAC address'),
-  data_disks: z.array(z.object({ label: z.string(), mountpoint: z.string(), read_only: z.boolean(), interface: z.string() })),
-});
 
 export function parseHostOutput(value: unknown, where: string): HostOutput {
-  const parsed = hostOutputSchema.safeParse(value);
+  const parsed = HostOutputSchema.safeParse(value);
   if (parsed.success) return parsed.data;
   throw new HomeprodError(
     `${where} is not a valid host output`,

@@ -64,7 +64,7 @@ describe('terraform runner: pure parts', () => {
       parseHostOutput(bad, 'lab-app-vm: output "host"');
     } catch (error) {
       expect((error as HomeprodError).message).toBe('lab-app-vm: output "host" is not a valid host output');
-      expect((error as HomeprodError).details).toEqual(['ipv4: not an IPv4 address']);
+      expect((error as HomeprodError).details).toEqual(['ipv4: is not an IPv4 address']);
     }
   });
 

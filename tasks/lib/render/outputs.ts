@@ -4,26 +4,10 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { EXIT, HomeprodError } from '../errors';
-import { ROLES, STAGES, type HostOutput, type Site, type StageName } from '../model/types';
+import { HostOutputSchema } from '../model/host-output';
+import { STAGES, type HostOutput, type Site, type StageName } from '../model/types';
 
-const ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/, { error: 'is not an IPv4 address' });
-
-export const HostOutputSchema = z.strictObject({
-  name: z.string().regex(/^[a-z][a-z0-9-]*$/, { error: 'is not a host name' }),
-  stage: z.enum(STAGES),
-  roles: z.array(z.enum(ROLES)),
-  ipv4,
-  vmid: z.number().int().positive(),
-  mac: z.string(),
-  data_disks: z.array(
-    z.strictObject({
-      label: z.string().min(1),
-      mountpoint: z.string().startsWith('/', { error: 'must be an absolute path' }),
-      read_only: z.boolean(),
-      interface: z.string(),
-    }),
-  ),
-});
+export { HostOutputSchema };
 
 /** `terraform output -json` of one stack: { host: { value: HostOutput, ... } }. */
 const StackOutputsSchema = z.looseObject({ host: z.looseObject({ value: z.unknown() }) });
