@@ -1,13 +1,14 @@
 // The local platform's pure parts: spec validation (field named on error), names within the
 // kernel's limits, mirror discovery, the nspawn command line.
 import { describe, expect, test } from '@jest/globals';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HomeprodError } from '../../tasks/lib/errors';
 import { localConfig, names } from '../../tasks/lib/local/config';
 import { debianMirror, imageKey, IMAGE_RECIPE } from '../../tasks/lib/local/image';
 import { nspawnArgs } from '../../tasks/lib/local/machine';
+import { ensureKernelLimits } from '../../tasks/lib/local/preflight';
 import type { LocalVmSpec } from '../../tasks/lib/local/spec';
 import { diskSpecFromEnv, vmSpecFromEnv } from '../../tasks/lib/local/validate';
 
@@ -92,6 +93,18 @@ describe('image', () => {
     expect(imageKey()).toMatch(/^[0-9a-f]{16}$/);
     expect(imageKey({ ...IMAGE_RECIPE, packages: [...IMAGE_RECIPE.packages, 'jq'] as never })).not.toBe(imageKey());
   });
+});
+
+test('kernel limits below the minimum are raised, and said so; higher ones are left alone', () => {
+  const sys = mkdtempSync(join(tmpdir(), 'procsys-'));
+  mkdirSync(join(sys, 'fs', 'inotify'), { recursive: true });
+  writeFileSync(join(sys, 'fs/inotify/max_user_instances'), '128\n');
+  writeFileSync(join(sys, 'fs/inotify/max_user_watches'), '1000000\n');
+  const said: string[] = [];
+  ensureKernelLimits((l) => said.push(l), sys);
+  expect(readFileSync(join(sys, 'fs/inotify/max_user_instances'), 'utf8').trim()).toBe('8192');
+  expect(readFileSync(join(sys, 'fs/inotify/max_user_watches'), 'utf8').trim()).toBe('1000000');
+  expect(said).toEqual(['raised fs.inotify.max_user_instances from 128 to 8192 (every machine\'s systemd needs some)']);
 });
 
 test('nspawn boots over the image with the data disks bound from outside the layer', () => {

@@ -1,7 +1,7 @@
 // What the local platform needs from the machine, checked before anything is touched, with
 // the exact fix in the message. On Debian/Ubuntu as root, missing packages are installed
 // after saying which (HOMEPROD_NO_INSTALL=1 turns that off).
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { EXIT, HomeprodError } from '../errors';
 import { sh } from './proc';
@@ -42,6 +42,27 @@ function isDebianLike(): boolean {
   return /^(ID|ID_LIKE)=.*\b(debian|ubuntu)\b/m.test(text);
 }
 
+/**
+ * Kernel limits every machine's systemd draws on, shared by all of root's containers: with
+ * the default 128 inotify instances the tenth-or-so machine fails to boot ("Failed to
+ * allocate manager object: Too many open files").
+ */
+export const KERNEL_MINIMUMS: ReadonlyArray<{ sysctl: string; min: number }> = [
+  { sysctl: 'fs/inotify/max_user_instances', min: 8192 },
+  { sysctl: 'fs/inotify/max_user_watches', min: 524288 },
+];
+
+/** Raises the limits that are below their minimum (root only), saying which. */
+export function ensureKernelLimits(say: (line: string) => void, procSys = '/proc/sys'): void {
+  for (const { sysctl, min } of KERNEL_MINIMUMS) {
+    const file = join(procSys, sysctl);
+    const current = Number.parseInt(readFileSync(file, 'utf8').trim(), 10);
+    if (current >= min) continue;
+    writeFileSync(file, `${min}\n`);
+    say(`raised ${sysctl.replaceAll('/', '.')} from ${current} to ${min} (every machine's systemd needs some)`);
+  }
+}
+
 export interface PreflightOptions {
   /** Say what is about to happen (stderr). */
   say: (line: string) => void;
@@ -59,6 +80,7 @@ export async function preflight({ say, install = process.env.HOMEPROD_NO_INSTALL
   if (process.getuid?.() !== 0) {
     throw new HomeprodError('the local platform needs root (namespaces, bridges, machines)', EXIT.precondition, 'run it again with sudo');
   }
+  ensureKernelLimits(say);
   const missing = missingPackages();
   if (missing.length === 0) return;
   const fix = `apt-get install -y ${missing.join(' ')}`;
