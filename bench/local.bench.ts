@@ -10,6 +10,7 @@ import { clean } from '../tasks/lib/local/clean';
 import { localConfig, type LocalConfig } from '../tasks/lib/local/config';
 import { createDisk } from '../tasks/lib/local/disk';
 import { createMachine } from '../tasks/lib/local/machine';
+import { preflight } from '../tasks/lib/local/preflight';
 import { loadSite } from '../tasks/lib/model/index';
 import { localDiskSpec, localVmSpec } from '../test/helpers/local-site';
 
@@ -38,6 +39,7 @@ async function timed(cfg: LocalConfig): Promise<{ seconds: number; hosts: number
 }
 
 export async function run(print: (line: string) => void): Promise<void> {
+  await preflight({ say: print });
   const stateDir = mkdtempSync(join(tmpdir(), 'homeprod-bench-local-'));
   const env = { ...process.env, HOMEPROD_NS_PREFIX: 'hpbench', HOMEPROD_STATE_DIR: stateDir };
   try {
