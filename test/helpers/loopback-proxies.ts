@@ -83,8 +83,13 @@ export async function startListening(command: string, args: string[], address: s
   return proc;
 }
 
-export function startNginx(conf: string, address: string, port: number, procs: ChildProcess[]): Promise<ChildProcess> {
-  return startListening('nginx', ['-p', NGINX_PREFIX, '-c', conf, '-e', 'stderr', '-g', 'daemon off;'], address, port, procs);
+/**
+ * nginx in the foreground. With `openFiles`, its soft limit of open files starts there, as under
+ * systemd (1024 unless the unit says otherwise); nginx may raise it itself (worker_rlimit_nofile).
+ */
+export function startNginx(conf: string, address: string, port: number, procs: ChildProcess[], openFiles?: number): Promise<ChildProcess> {
+  const args = ['-p', NGINX_PREFIX, '-c', conf, '-e', 'stderr', '-g', 'daemon off;'];
+  return openFiles === undefined ? startListening('nginx', args, address, port, procs) : startListening('prlimit', [`--nofile=${openFiles}:`, 'nginx', ...args], address, port, procs);
 }
 
 /** SIGTERM, then SIGKILL after 5 s; also for processes that already exited. */
@@ -111,6 +116,8 @@ export interface LoopbackProxiesOptions {
   prefix: string;
   /** Record every backend request in `seen` (tests); benchmarks only count them. */
   record?: boolean;
+  /** Start nginx with this soft limit of open files (systemd's default is 1024). */
+  openFiles?: number;
 }
 
 export interface LoopbackProxies {
@@ -162,9 +169,9 @@ export async function startLoopbackProxies(options: LoopbackProxiesOptions): Pro
     servers.push(await backend('lab-certbot', 'acme-http-01', httpPort));
 
     const conf = (stage: StageName, host: string) => join(dir, stage, 'hosts', host, 'nginx', 'nginx.conf');
-    await startNginx(conf('lab', 'lab-proxy'), hosts['lab-proxy']!, httpsPort, procs);
-    await startNginx(conf('prod', 'prod-proxy'), hosts['prod-proxy']!, httpsPort, procs);
-    await startNginx(conf('prod', 'prod-proxy-passthrough'), hosts['prod-proxy-passthrough']!, httpsPort, procs);
+    await startNginx(conf('lab', 'lab-proxy'), hosts['lab-proxy']!, httpsPort, procs, options.openFiles);
+    await startNginx(conf('prod', 'prod-proxy'), hosts['prod-proxy']!, httpsPort, procs, options.openFiles);
+    await startNginx(conf('prod', 'prod-proxy-passthrough'), hosts['prod-proxy-passthrough']!, httpsPort, procs, options.openFiles);
     return { dir, hosts, client, ca, seen, counter, procs, conf, runDir, stop };
   } catch (error) {
     await stop();
