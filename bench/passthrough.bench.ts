@@ -14,6 +14,7 @@ import { mkdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { loadSite } from '../tasks/lib/model/index';
 import { startListening, startLoopbackProxies } from '../test/helpers/loopback-proxies';
+import { treeCpuMs } from './lib/cpu';
 import { writeHaproxyConfig } from './lib/haproxy';
 import { runLoad, type LoadResult, type LoadTarget } from './lib/load';
 import { proxyV2Header } from './lib/proxy-protocol';
@@ -29,12 +30,12 @@ const numberFromEnv = (name: string, fallback: number) => {
   const value = Number(process.env[name]);
   return Number.isFinite(value) && value > 0 ? value : fallback;
 };
-const ROUNDS = numberFromEnv('HOMEPROD_BENCH_ROUNDS', 3);
+const ROUNDS = numberFromEnv('HOMEPROD_BENCH_ROUNDS', 5);
 const CONCURRENCY = numberFromEnv('HOMEPROD_BENCH_CONCURRENCY', 24);
-const RATE_MS = numberFromEnv('HOMEPROD_BENCH_RATE_MS', 4000);
+const RATE_MS = numberFromEnv('HOMEPROD_BENCH_RATE_MS', 2000);
 const RATE_MAX = 20_000;
-const LATENCY_MS = 3000;
-const LATENCY_MAX = 400;
+const LATENCY_MS = 2000;
+const LATENCY_MAX = 200;
 
 type Path = 'passthrough' | 'haproxy' | 'direct';
 const PATHS: Path[] = ['passthrough', 'haproxy', 'direct'];
@@ -42,6 +43,8 @@ const PATHS: Path[] = ['passthrough', 'haproxy', 'direct'];
 interface Totals {
   rate: LoadResult[];
   latency: LoadResult[];
+  /** CPU ms the middle box (passthrough nginx or haproxy) used during the rate runs. */
+  cpuMs: number;
 }
 
 export async function run(print: (line: string) => void): Promise<void> {
@@ -63,7 +66,12 @@ export async function run(print: (line: string) => void): Promise<void> {
     });
     const check = spawnSync('haproxy', ['-c', '-q', '-f', cfg], { encoding: 'utf8' });
     if (check.status !== 0) throw new Error(`haproxy -c: ${check.stderr || check.stdout}`);
-    await startListening('haproxy', ['-db', '-f', cfg], passthrough, HAPROXY_PORT, proxies.procs);
+    const haproxy = await startListening('haproxy', ['-db', '-f', cfg], passthrough, HAPROXY_PORT, proxies.procs);
+    const nginxConf = proxies.conf('prod', 'prod-proxy-passthrough');
+    const middle: Partial<Record<Path, number>> = {
+      passthrough: proxies.procs.find((p) => p.spawnargs.includes(nginxConf))?.pid,
+      haproxy: haproxy.pid,
+    };
 
     const common = { servername: SERVICE, ca: proxies.ca.lab.pem, expect: `"client":"${proxies.client}"` };
     const targets: Record<Path, LoadTarget> = {
@@ -85,11 +93,19 @@ export async function run(print: (line: string) => void): Promise<void> {
       const warm = await runLoad(targets[path], { concurrency: 4, maxRequests: 100, maxMs: 3000 });
       if (warm.ok === 0) throw new Error(`${path}: no request succeeded: ${warm.firstError ?? 'no answer'}`);
     }
-    const totals: Record<Path, Totals> = { passthrough: { rate: [], latency: [] }, haproxy: { rate: [], latency: [] }, direct: { rate: [], latency: [] } };
+    const totals = Object.fromEntries(PATHS.map((path): [Path, Totals] => [path, { rate: [], latency: [], cpuMs: 0 }])) as Record<Path, Totals>;
+    const cpu = (path: Path) => {
+      const pid = middle[path];
+      return pid === undefined ? 0 : treeCpuMs(pid);
+    };
     for (let round = 0; round < ROUNDS; round++) {
       // Rotate the order each round so no path always runs first (or last) on a busy machine.
       const order = PATHS.map((_, i) => PATHS[(i + round) % PATHS.length]!);
-      for (const path of order) totals[path].rate.push(await runLoad(targets[path], { concurrency: CONCURRENCY, maxRequests: RATE_MAX, maxMs: RATE_MS }));
+      for (const path of order) {
+        const before = cpu(path);
+        totals[path].rate.push(await runLoad(targets[path], { concurrency: CONCURRENCY, maxRequests: RATE_MAX, maxMs: RATE_MS }));
+        totals[path].cpuMs += cpu(path) - before;
+      }
       for (const path of order) totals[path].latency.push(await runLoad(targets[path], { concurrency: 1, maxRequests: LATENCY_MAX, maxMs: LATENCY_MS }));
     }
 
@@ -105,13 +121,15 @@ export async function run(print: (line: string) => void): Promise<void> {
         ms(f.loadedP99),
         ms(f.p50),
         ms(f.p99),
+        middle[path] === undefined ? '-' : `${f.cpuUsPerConnection.toFixed(0)} us`,
         String(f.failed),
       ];
     });
-    for (const line of table(['path', 'handshakes/s', 'vs haproxy', `p50 @${CONCURRENCY}`, `p99 @${CONCURRENCY}`, 'p50 @1', 'p99 @1', 'failed'], rows)) print(line);
+    for (const line of table(['path', 'handshakes/s', 'vs haproxy', `p50 @${CONCURRENCY}`, `p99 @${CONCURRENCY}`, 'p50 @1', 'p99 @1', 'CPU/conn', 'failed'], rows)) print(line);
     const ratio = figures.passthrough.rate / figures.haproxy.rate;
     const added = figures.passthrough.p99 - figures.direct.p99;
     const addedHaproxy = figures.haproxy.p99 - figures.direct.p99;
+    print(`CPU/conn: CPU time of the middle box (nginx master+workers, or haproxy) per connection during the rate runs`);
     print(`passthrough rate vs haproxy: ${ratio.toFixed(2)}× (target ≥ 0.90×: ${ratio >= 0.9 ? 'met' : 'missed'})`);
     print(`added p99 (one at a time) vs direct: passthrough ${added.toFixed(2)} ms (target < 1 ms: ${added < 1 ? 'met' : 'missed'}), haproxy ${addedHaproxy.toFixed(2)} ms`);
     print(`added p50 (one at a time) vs direct: passthrough ${(figures.passthrough.p50 - figures.direct.p50).toFixed(2)} ms, haproxy ${(figures.haproxy.p50 - figures.direct.p50).toFixed(2)} ms`);
@@ -129,6 +147,7 @@ function summarize(t: Totals) {
   const single = t.latency.flatMap((r) => r.latencies).sort((a, b) => a - b);
   return {
     rate: ok / seconds,
+    cpuUsPerConnection: (t.cpuMs * 1000) / Math.max(1, t.rate.reduce((n, r) => n + r.ok + r.failed, 0)),
     loadedP50: percentile(loaded, 50),
     loadedP99: percentile(loaded, 99),
     p50: percentile(single, 50),
