@@ -3,10 +3,12 @@
 // names and argv too, not only through state files, so a run killed at any point is cleaned.
 // Then checks: what it reports as left over is a failure, not a warning.
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { EXIT, HomeprodError } from '../errors';
+import { acmeStages, stopAcmeServer } from './acme';
 import { type LocalConfig, names, paths } from './config';
 import { listForwards, stopForward } from './forward';
-import { stopMachine } from './machine';
+import { NSPAWN_PROPAGATE_DIR, removeEmptyDir, stopMachine } from './machine';
 import { deleteNamespace, ourNamespaces, removeStrayLinks } from './network';
 import { allPids, cmdline, killAndWait } from './proc';
 import { machineSpec, rebuildKnownHosts } from './ssh';
@@ -34,11 +36,19 @@ function strayMounts(cfg: LocalConfig): string[] {
     .filter((mp) => mp.startsWith(`/run/netns/${cfg.nsPrefix}-`) || mp.startsWith(`${cfg.stateDir}/`));
 }
 
+function ourPropagateDirs(cfg: LocalConfig): string[] {
+  if (!existsSync(NSPAWN_PROPAGATE_DIR)) return [];
+  return readdirSync(NSPAWN_PROPAGATE_DIR).filter((d) => d.startsWith(`${cfg.nsPrefix}-`));
+}
+
 export async function clean(cfg: LocalConfig, opts: { destroyData: boolean }, say: Say): Promise<void> {
   const p = paths(cfg);
   for (const f of listForwards(cfg)) {
     await stopForward(cfg, f.address, f.port);
     say(`stopped forward ${f.address}:${f.port}`);
+  }
+  for (const stage of acmeStages(cfg)) {
+    if (await stopAcmeServer(cfg, stage)) say(`stopped the ${stage} ACME server (pebble)`);
   }
   if (existsSync(p.vmsDir)) {
     for (const host of readdirSync(p.vmsDir)) {
@@ -55,6 +65,7 @@ export async function clean(cfg: LocalConfig, opts: { destroyData: boolean }, sa
     say(`deleted namespace ${ns}`);
   }
   for (const link of await removeStrayLinks(cfg)) say(`deleted stray link ${link}`);
+  for (const dir of ourPropagateDirs(cfg)) removeEmptyDir(join(NSPAWN_PROPAGATE_DIR, dir));
   rmSync(p.forwardsDir, { recursive: true, force: true });
   rmSync(p.locksDir, { recursive: true, force: true });
   if (existsSync(p.sshDir)) await rebuildKnownHosts(cfg);
@@ -66,6 +77,7 @@ export async function clean(cfg: LocalConfig, opts: { destroyData: boolean }, sa
     ...(await ourNamespaces(cfg)).map((ns) => `namespace ${ns}`),
     ...strayProcesses(cfg).map((pid) => `process ${pid} (${cmdline(pid)?.join(' ') ?? '?'})`),
     ...strayMounts(cfg).map((m) => `mount ${m}`),
+    ...ourPropagateDirs(cfg).map((d) => `directory ${join(NSPAWN_PROPAGATE_DIR, d)}`),
   ];
   if (left.length > 0) throw new HomeprodError('clean left things behind:', EXIT.failed, undefined, left);
 }
