@@ -4,7 +4,7 @@
 // Own prefix and state dir; afterAll cleans even when a test failed.
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -166,6 +166,7 @@ describe('local platform', () => {
     const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
     expect(mounts).not.toContain(`/run/netns/${PREFIX}-`);
     expect(mounts).not.toContain(stateDir);
+    expect(readdirSync('/run/systemd/nspawn/propagate').filter((d) => d.startsWith(`${PREFIX}-`))).toEqual([]);
     const links = spawnSync('ip', ['-o', 'link'], { encoding: 'utf8' }).stdout;
     expect(links).not.toContain(`: ${names(cfg).tmpLinkPrefix}`);
     const listening = spawnSync('ss', ['-Hltn'], { encoding: 'utf8' }).stdout;

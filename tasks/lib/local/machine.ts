@@ -3,7 +3,7 @@
 // state (a SIGKILL at any point): what is not known to be complete is thrown away and made
 // again; destroy never touches data disks, which live outside the machine's directory.
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EXIT, HomeprodError } from '../errors';
@@ -61,7 +61,7 @@ export function nspawnArgs(cfg: LocalConfig, spec: LocalVmSpec, rootfs: string):
     // this cgroup-v1 host these two are all nspawn needs (no cgroup flags, no env overrides).
     '--register=no',
     '--keep-unit',
-    `--machine=${cfg.nsPrefix}-${spec.name}`,
+    `--machine=${machineName(cfg, spec.name)}`,
     `--directory=${rootfs}`,
     // "+/" is the image root: the image stays read-only, every write lands in `upper`.
     `--overlay=+/:${f.upper}:/`,
@@ -93,11 +93,25 @@ async function prepareLayer(cfg: LocalConfig, spec: LocalVmSpec, operatorKey: st
   return writeHostKey(at('etc/ssh'), spec.name);
 }
 
+/** Where nspawn keeps a machine's mount-propagation dir; a killed nspawn leaves it behind. */
+export const NSPAWN_PROPAGATE_DIR = '/run/systemd/nspawn/propagate';
+const machineName = (cfg: LocalConfig, host: string) => `${cfg.nsPrefix}-${host}`;
+
 /** Kills the machine (nspawn and every process of its guest) and removes its namespace. */
 export async function stopMachine(cfg: LocalConfig, host: string, vmid?: number): Promise<void> {
   const pid = nspawnPid(cfg, host);
   if (pid !== null) await killAndWait([pid]);
   await detachMachine(cfg, host, vmid);
+  removeEmptyDir(join(NSPAWN_PROPAGATE_DIR, machineName(cfg, host)));
+}
+
+/** rmdir, never rm -r: if it is not empty it is not a leftover we understand. */
+export function removeEmptyDir(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    /* absent, or not empty */
+  }
 }
 
 /** Machines this state dir has (in any state). */
