@@ -7,7 +7,8 @@
 //                sees the same connection it gets through a passthrough.
 // Everything runs on 127.0.86.0/24. Rounds alternate the three paths so the machine's load
 // drifts over all of them alike. Throughput is measured with CONCURRENCY connections in
-// flight; latency separately with one at a time, so it is the path's own cost, not queueing.
+// flight; latency separately with one connection at a time, the three paths taken in turn
+// request by request, so it is each path's own cost, not queueing, under the same load.
 // Targets (issue 8): passthrough ≥ 0.9× haproxy's rate, < 1 ms added at p99 over direct.
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -16,7 +17,7 @@ import { loadSite } from '../tasks/lib/model/index';
 import { startListening, startLoopbackProxies } from '../test/helpers/loopback-proxies';
 import { treeCpuMs } from './lib/cpu';
 import { writeHaproxyConfig } from './lib/haproxy';
-import { runLoad, type LoadResult, type LoadTarget } from './lib/load';
+import { runInterleaved, runLoad, type LoadResult, type LoadTarget } from './lib/load';
 import { proxyV2Header } from './lib/proxy-protocol';
 import { percentile, table } from './lib/stats';
 
@@ -34,7 +35,7 @@ const ROUNDS = numberFromEnv('HOMEPROD_BENCH_ROUNDS', 5);
 const CONCURRENCY = numberFromEnv('HOMEPROD_BENCH_CONCURRENCY', 24);
 const RATE_MS = numberFromEnv('HOMEPROD_BENCH_RATE_MS', 2000);
 const RATE_MAX = 20_000;
-const LATENCY_MS = 2000;
+const LATENCY_MS = 4000;
 const LATENCY_MAX = 200;
 
 type Path = 'passthrough' | 'haproxy' | 'direct';
@@ -87,7 +88,7 @@ export async function run(print: (line: string) => void): Promise<void> {
     };
 
     print(`${ROUNDS} rounds; rate: ${CONCURRENCY} connections in flight, ${RATE_MS} ms or ${RATE_MAX} handshakes per path and round;`);
-    print(`latency: one connection at a time, ${LATENCY_MS} ms or ${LATENCY_MAX} requests per path and round. TLS 1.3, P-256 certificates, no resumption.`);
+    print(`latency: one connection at a time, paths in turn, ${LATENCY_MS} ms or ${LATENCY_MAX} requests per path and round. TLS 1.3, P-256 certificates, no resumption.`);
     // Warm up: first handshakes pay for lazy initialisation in nginx, haproxy and node.
     for (const path of PATHS) {
       const warm = await runLoad(targets[path], { concurrency: 4, maxRequests: 100, maxMs: 3000 });
@@ -106,7 +107,8 @@ export async function run(print: (line: string) => void): Promise<void> {
         totals[path].rate.push(await runLoad(targets[path], { concurrency: CONCURRENCY, maxRequests: RATE_MAX, maxMs: RATE_MS }));
         totals[path].cpuMs += cpu(path) - before;
       }
-      for (const path of order) totals[path].latency.push(await runLoad(targets[path], { concurrency: 1, maxRequests: LATENCY_MAX, maxMs: LATENCY_MS }));
+      const single = await runInterleaved(order.map((path) => targets[path]), { maxRequests: LATENCY_MAX, maxMs: LATENCY_MS });
+      order.forEach((path, i) => totals[path].latency.push(single[i]!));
     }
 
     const figures = Object.fromEntries(PATHS.map((path) => [path, summarize(totals[path])])) as Record<Path, ReturnType<typeof summarize>>;

@@ -94,3 +94,30 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
   result.latencies.sort((a, b) => a - b);
   return result;
 }
+
+/**
+ * One connection at a time, taking the targets in turn (A, B, C, A, B, C …), so each request
+ * to one path has neighbours to the others at nearly the same moment: a busy machine's pauses
+ * then fall on every path alike, and the paths' latencies compare fairly. Bounded by
+ * `maxRequests` per target and by `maxMs`.
+ */
+export async function runInterleaved(targets: LoadTarget[], options: Omit<LoadOptions, 'concurrency'>): Promise<LoadResult[]> {
+  const results: LoadResult[] = targets.map(() => ({ ok: 0, failed: 0, elapsedMs: 0, latencies: [] }));
+  const start = performance.now();
+  for (let i = 0; i < options.maxRequests && performance.now() - start < options.maxMs; i++) {
+    for (const [index, target] of targets.entries()) {
+      const result = results[index]!;
+      const t = performance.now();
+      try {
+        result.latencies.push(await oneRequest(target, options.timeoutMs));
+        result.ok++;
+      } catch (error) {
+        result.failed++;
+        result.firstError ??= (error as Error).message;
+      }
+      result.elapsedMs += performance.now() - t;
+    }
+  }
+  for (const result of results) result.latencies.sort((a, b) => a - b);
+  return results;
+}

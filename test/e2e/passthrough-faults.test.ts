@@ -209,6 +209,7 @@ describe('the passthrough under faults (real nginx on loopback)', () => {
 
   it('closes a connection that sends no ClientHello, or only part of one, after the preread timeout', async () => {
     const timeoutMs = prereadSeconds() * 1000;
+    const logBefore = passthroughLog().length;
     const silent = await idleConnection(null);
     // A TLS record header announcing a 512-byte handshake, and then nothing more.
     const partial = await idleConnection(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]));
@@ -220,6 +221,15 @@ describe('the passthrough under faults (real nginx on loopback)', () => {
       expect(afterMs).toBeGreaterThan(timeoutMs - 300);
       expect(afterMs).toBeLessThan(timeoutMs + 3000);
       expect(received).toBe(0);
+    }
+    // The passthrough closed them itself, without ever opening a connection to a stage proxy.
+    await sleep(200);
+    const client = running().client.replaceAll('.', '\\.');
+    const lines = passthroughLog().slice(logBefore).split('\n').filter((l) => new RegExp(`^${client} `).test(l));
+    expect(lines).toHaveLength(2);
+    for (const line of lines) {
+      expect(line).toMatch(/ upstream=- status=\d+ bytes=0\/0 time=\d+\.\d+$/);
+      expect(Number(/time=([\d.]+)$/.exec(line)?.[1])).toBeGreaterThanOrEqual(prereadSeconds() - 0.3);
     }
   }, 60_000);
 
