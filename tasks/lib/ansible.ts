@@ -8,6 +8,7 @@ import { ListrInquirerPromptAdapter } from '@listr2/prompt-adapter-inquirer';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { type AcmeVars, localAcmeRoot, localAcmeVars, managesStageCa, usesLocalAcme } from './ansible-acme';
 import { bundleStream, secretsStream, stageVars, vaultPassword, vaultVarsFile } from './ansible-bundle';
 import { failureLines, hostsWithProblems, parseRecap, totalChanged, type RecapCounts } from './ansible-recap';
 import {
@@ -41,8 +42,13 @@ export interface ConfigureResult {
   recap: Record<string, RecapCounts>;
   /** Changed tasks over all hosts: 0 on a converged stage. */
   changed: number;
-  /** The stage CA's certificate on this machine (tls mode local-ca), for verify to trust. */
+  /** The CA verify trusts for the stage (local-ca: the stage CA; local acme: pebble's root). */
   caCert: string | null;
+  /**
+   * tls mode acme ran while nothing answered on the passthrough's port 80 (its stage not up
+   * yet): the proxies serve placeholders, and a configure run once the route is up issues.
+   */
+  acmePending: boolean;
   /** The full ansible-playbook output (secrets are no_log in the roles). */
   logFile: string;
 }
@@ -123,6 +129,7 @@ export function configureSteps(opts: ConfigureOptions): Step<ConfigureContext>[]
   let link: ControlLink;
   let knownHosts: string | null = null;
   let probe: Probe;
+  let acme: AcmeVars | null = null;
 
   const siteOf = (ctx: ConfigureContext): Site => {
     const site = opts.site ?? ctx.site;
@@ -205,6 +212,16 @@ export function configureSteps(opts: ConfigureOptions): Step<ConfigureContext>[]
       },
     },
     {
+      title: `Start the ${stage} ACME server (pebble)`,
+      skip: (ctx) => (usesLocalAcme(siteOf(ctx), stage) ? false : `The ${stage} stage does not use the local ACME server`),
+      task: async (ctx, task) => {
+        acme = await localAcmeVars(siteOf(ctx), stage, ctx.outputs, env);
+        task.title = acme.certificates_acme_route_ready
+          ? `The ${stage} ACME server answers at ${acme.certificates_acme_directory}`
+          : `The ${stage} ACME server answers at ${acme.certificates_acme_directory}; the passthrough's port 80 does not yet, so certificates are placeholders until a run after it is up`;
+      },
+    },
+    {
       title: `Send the playbooks and the rendered ${stage} configs to the control node`,
       task: async (ctx) => {
         const site = siteOf(ctx);
@@ -214,7 +231,7 @@ export function configureSteps(opts: ConfigureOptions): Step<ConfigureContext>[]
           renderDir,
           knownHosts,
           vaultFile: vaultVarsFile(site, stage),
-          varsText: stageVars(site, stage, where.bundle),
+          varsText: stageVars(site, stage, where.bundle, acme ? { ...acme } : {}),
         });
         try {
           const result = await link.run(unpackScript(layout), { input: stream, signal: opts.signal });
@@ -247,20 +264,27 @@ export function configureSteps(opts: ConfigureOptions): Step<ConfigureContext>[]
           );
         }
         const changed = totalChanged(recap);
-        ctx.configured = { ...ctx.configured, [stage]: { recap, changed, caCert: null, logFile } };
+        ctx.configured = { ...ctx.configured, [stage]: { recap, changed, caCert: null, acmePending: acme !== null && !acme.certificates_acme_route_ready, logFile } };
         task.title = `Ran the ${stage} playbooks on ${link.host}: ${Object.keys(recap).length} hosts, ${changed} changed`;
       },
     },
     {
       title: `Fetch the ${stage} CA certificate`,
-      skip: (ctx) => (siteOf(ctx).stages[stage].tls.mode === 'local-ca' ? false : `The ${stage} stage does not use its own CA`),
+      skip: (ctx) => (managesStageCa(siteOf(ctx), stage) ? false : `homeprod keeps no CA for the ${stage} stage`),
       task: async (ctx, task) => {
-        const result = await link.run(`cat ${where.caCert}`, { signal: opts.signal });
-        if (result.exitCode !== 0 || !result.stdout.includes('BEGIN CERTIFICATE')) {
-          throw new HomeprodError(`${link.host}: no CA certificate at ${where.caCert} after the run`);
+        let pem: string;
+        if (usesLocalAcme(siteOf(ctx), stage)) {
+          // The root pebble issues under; it lives only as long as pebble runs.
+          pem = await localAcmeRoot(siteOf(ctx), stage, env);
+        } else {
+          const result = await link.run(`cat ${where.caCert}`, { signal: opts.signal });
+          if (result.exitCode !== 0 || !result.stdout.includes('BEGIN CERTIFICATE')) {
+            throw new HomeprodError(`${link.host}: no CA certificate at ${where.caCert} after the run`);
+          }
+          pem = result.stdout;
         }
         const file = caCertFile(stage, env);
-        writePrivate(file, result.stdout, 0o644);
+        writePrivate(file, pem, 0o644);
         const done = ctx.configured?.[stage];
         if (done) done.caCert = file;
         task.title = `Fetched the ${stage} CA certificate into ${file}`;

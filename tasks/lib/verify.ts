@@ -7,6 +7,7 @@ import { request } from 'node:https';
 import { createConnection, isIP } from 'node:net';
 import { connect, type PeerCertificate } from 'node:tls';
 import { caCertFile, type ConfigureResult } from './ansible';
+import { managesStageCa } from './ansible-acme';
 import { EXIT, HomeprodError } from './errors';
 import type { Step } from './listr';
 import type { HostOutput, Service, Site, StageName } from './model/types';
@@ -247,9 +248,8 @@ export function stageTarget(site: Site, stage: StageName, outputs: HostOutput[],
   // address in the passthrough's subnet is the gateway; a real router's NAT keeps the
   // client's own address, which is not known here.
   const local = edge.platform === 'local';
-  const tls = site.stages[stage].tls;
   let ca: string | undefined;
-  if (tls.mode === 'local-ca') {
+  if (managesStageCa(site, stage)) {
     const file = caFile ?? caCertFile(stage, env);
     if (!existsSync(file)) throw new HomeprodError(`cannot verify ${stage}: no CA certificate at ${file}`, EXIT.precondition, `configure ${stage} first (it fetches the stage CA)`);
     ca = readFileSync(file, 'utf8');
