@@ -36,7 +36,7 @@ const spec = {
     check: 'ansible-playbook --check --diff: show what would change, change nothing',
     site: `site file (default ${DEFAULT_SITE_FILE})`,
     outputs: 'JSON of the applied hosts: a HostOutput list, or stack name -> `terraform output -json`',
-    out: 'render directory (default .state/render/<stage>)',
+    out: 'render directory (default .state/rendered/<stage>, as up uses)',
     verbose: 'plain, line-by-line output including ansible-playbook\'s',
   },
 } as const;
@@ -66,7 +66,7 @@ await runMain(async (out) => {
   try {
     const ctx = await runSteps<Ctx>(
       [
-        ...(renderSteps(stage, { outDir: values.out ?? join(stateRoot(), 'render', stage) }) as Step<Ctx>[]),
+        ...(renderSteps(stage, { outDir: values.out ?? join(stateRoot(), 'rendered', stage) }) as Step<Ctx>[]),
         confirmStep,
         ...(configureSteps({
           stage,

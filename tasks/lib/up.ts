@@ -68,9 +68,34 @@ export function upSteps(opts: UpOptions): Step<UpContext>[] {
     {
       title: 'Verify lab through the passthrough prod just brought up',
       enabled: (ctx) => Boolean(ctx.runs?.lab?.verifyDeferred) && opts.stages.includes('prod'),
-      task: (_ctx, task) => task.newListr([...(verifySteps({ stage: 'lab', env: opts.env }) as Step<UpContext>[]), recordStep('lab', opts)]),
+      task: (_ctx, task) => task.newListr([...verifyStep('lab', opts), recordStep('lab', opts)]),
     },
   ];
+}
+
+/** Render and configure a stage: the steps that change hosts. */
+function converge(stage: StageName, opts: UpOptions): Step<UpContext>[] {
+  return [
+    ...(renderSteps(stage, { outDir: join(stateRoot(opts.env), 'rendered', stage) }) as Step<UpContext>[]),
+    ...(configureSteps({ stage, askPassphrase: opts.askPassphrase, env: opts.env, extraArgs: opts.dryRun ? ['--check', '--diff'] : undefined }).map((s) => ({
+      ...s,
+      skip: (ctx: UpContext) => {
+        if (opts.dryRun && !readRecord('run', stage, opts.env)) return `Dry run: ${stage} has never been configured`;
+        return typeof s.skip === 'function' ? (s.skip as (c: UpContext) => boolean | string)(ctx) : (s.skip ?? false);
+      },
+    })) as Step<UpContext>[]),
+  ];
+}
+
+function verifyStep(stage: StageName, opts: UpOptions): Step<UpContext>[] {
+  return verifySteps({ stage, env: opts.env }).map((s) => ({
+    ...s,
+    skip: (ctx: UpContext) => {
+      if (opts.dryRun && !readRecord('run', stage, opts.env)) return `Dry run: ${stage} has never been configured`;
+      if (stage === 'lab' && passthroughDown(ctx, opts.env)) return 'The passthrough (prod) is not up yet: lab is verified right after prod';
+      return false;
+    },
+  })) as Step<UpContext>[];
 }
 
 /** No passthrough yet: it is prod's, and prod has never been brought up. */
@@ -131,26 +156,15 @@ function stageSteps(stage: StageName, opts: UpOptions): Step<UpContext>[] {
         task.title = run.fastPath ? `${stage} is unchanged and its plan is empty: only verify` : `${stage} changed: render and configure`;
       },
     },
-    ...(renderSteps(stage, { outDir: join(stateRoot(opts.env), 'rendered', stage) }).map((s) => ({
-      ...s,
-      skip: (ctx: UpContext) => (runOf(ctx).fastPath ? 'Unchanged' : false),
-    })) as Step<UpContext>[]),
-    ...(configureSteps({ stage, askPassphrase: opts.askPassphrase, env: opts.env, extraArgs: opts.dryRun ? ['--check', '--diff'] : undefined }).map((s) => ({
-      ...s,
-      skip: (ctx: UpContext) => {
-        if (runOf(ctx).fastPath) return 'Unchanged';
-        if (opts.dryRun && !readRecord('run', stage, opts.env)) return `Dry run: ${stage} has never been configured`;
-        return typeof s.skip === 'function' ? (s.skip as (c: UpContext) => boolean | string)(ctx) : (s.skip ?? false);
-      },
-    })) as Step<UpContext>[]),
-    ...(verifySteps({ stage, env: opts.env }).map((s) => ({
-      ...s,
-      skip: (ctx: UpContext) => {
-        if (opts.dryRun && !readRecord('run', stage, opts.env)) return `Dry run: ${stage} has never been configured`;
-        if (stage === 'lab' && passthroughDown(ctx, opts.env)) return 'The passthrough (prod) is not up yet: lab is verified right after prod';
-        return false;
-      },
-    })) as Step<UpContext>[]),
+    ...converge(stage, opts).map((s) => ({ ...s, skip: (ctx: UpContext) => (runOf(ctx).fastPath ? 'Unchanged' : (typeof s.skip === 'function' ? s.skip(ctx) : (s.skip ?? false))) })),
+    ...verifyStep(stage, opts),
+    {
+      // The fast path trusts the record, not the hosts: when an unchanged stage fails to
+      // verify (a host drifted, a service died), configure it again and verify once more.
+      title: `Configure the unchanged ${stage} again: it failed verification`,
+      enabled: (ctx) => runOf(ctx).fastPath && Boolean(ctx.verified?.[stage]?.some((r) => !r.ok)),
+      task: (_ctx, task) => task.newListr([...converge(stage, opts), ...verifyStep(stage, opts)]),
+    },
     recordStep(stage, opts),
   ];
 }
