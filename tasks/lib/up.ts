@@ -162,7 +162,7 @@ function stageSteps(stage: StageName, opts: UpOptions): Step<UpContext>[] {
       // The fast path trusts the record, not the hosts: when an unchanged stage fails to
       // verify (a host drifted, a service died), configure it again and verify once more.
       title: `Configure the unchanged ${stage} again: it failed verification`,
-      enabled: (ctx) => runOf(ctx).fastPath && Boolean(ctx.verified?.[stage]?.some((r) => !r.ok)),
+      enabled: (ctx) => Boolean(ctx.runs[stage]?.fastPath && ctx.verified?.[stage]?.some((r) => !r.ok)),
       task: (_ctx, task) => task.newListr([...converge(stage, opts), ...verifyStep(stage, opts)]),
     },
     recordStep(stage, opts),
