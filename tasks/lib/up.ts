@@ -68,7 +68,13 @@ export function upSteps(opts: UpOptions): Step<UpContext>[] {
     {
       title: 'Verify lab through the passthrough prod just brought up',
       enabled: (ctx) => Boolean(ctx.runs?.lab?.verifyDeferred) && opts.stages.includes('prod'),
-      task: (_ctx, task) => task.newListr([...verifyStep('lab', opts), recordStep('lab', opts)]),
+      task: (ctx, task) =>
+        task.newListr([
+          // acme in lab: its HTTP-01 route is the passthrough prod just brought up; issue now.
+          ...(ctx.configured?.lab?.acmePending ? converge('lab', opts) : []),
+          ...verifyStep('lab', opts),
+          recordStep('lab', opts),
+        ]),
     },
   ];
 }

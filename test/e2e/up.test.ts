@@ -1,0 +1,222 @@
+// The whole job on the local platform, as a user runs it, and the faults it must survive:
+// up from nothing, a broken site file, a new lab service promoted to prod, a stage proxy
+// down, an unreachable control node, a run killed with SIGKILL during apply, and down.
+// Every run's output and every generated file is searched for secrets at the end.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { $ } from 'zx';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const PREFIX = 'hpup';
+const work = mkdtempSync(join(ROOT, '.state-e2e-up-'));
+const state = join(work, 'state');
+const siteFile = join(work, 'site.yaml');
+const TOKEN = `homeprod-test-token-${process.pid}-do-not-leak`;
+const env = {
+  ...process.env,
+  CI: '1',
+  NO_COLOR: '1',
+  HOMEPROD_NS_PREFIX: PREFIX,
+  HOMEPROD_STATE_ROOT: state,
+  HOMEPROD_CDKTF_OUT: `cdktf.out.e2e-${PREFIX}`,
+  PROXMOX_VE_API_TOKEN: TOKEN,
+};
+/** Everything every run printed, searched for secrets at the end. */
+const printed: string[] = [];
+
+interface Run {
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+}
+async function run(script: string, ...args: string[]): Promise<Run> {
+  const r = await $({ cwd: ROOT, env, nothrow: true, quiet: true })`npx --no-install tsx ${`tasks/${script}.ts`} ${args}`;
+  printed.push(r.stdout, r.stderr);
+  return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+}
+/** Fails with the run's own output, so a failure says what happened. */
+function expectExit(r: Run, code: number): void {
+  if (r.exitCode !== code) throw new Error(`expected exit ${code}, got ${r.exitCode}\n--- stdout (end)\n${r.stdout.slice(-5000)}\n--- stderr\n${r.stderr.slice(-3000)}`);
+}
+const record = (kind: string, stage: string) => JSON.parse(readFileSync(join(state, 'runs', `${stage}-${kind}.json`), 'utf8')) as { hash: string; at: string };
+const router = (...args: string[]) => $({ quiet: true })`ip netns exec ${`${PREFIX}-router`} ${args}`;
+const ssh = (host: string, ...command: string[]) => run('local', 'ssh', host, '--', ...command);
+
+function addService(doc: ReturnType<typeof parseDocument>, name: string): void {
+  (doc.get('services') as { add(v: unknown): void }).add(doc.createNode({ name, stage: 'lab', hostnames: [`${name}.lab.pegasuspad.com`], upstream: { host: 'lab-whoami', port: 8080 } }));
+}
+
+/** Size and mtime of every file under a directory: what "nothing changed" compares. */
+function fingerprint(dir: string, skip: RegExp): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    const file = join(e.parentPath, e.name);
+    if (!e.isFile() || skip.test(file)) continue;
+    const s = statSync(file);
+    out[file] = `${s.size}:${s.mtimeMs}`;
+  }
+  return out;
+}
+
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+}
+
+beforeAll(() => {
+  // The test's own copy of the site, with its own loopback forward ports.
+  const doc = parseDocument(readFileSync(join(ROOT, 'inventory/site.yaml'), 'utf8'));
+  doc.setIn(['stages', 'prod', 'forward', 'httpPort'], 18080);
+  doc.setIn(['stages', 'prod', 'forward', 'httpsPort'], 18443);
+  writeFileSync(siteFile, doc.toString());
+});
+
+afterAll(async () => {
+  await run('local', 'clean', '--destroy-data');
+  rmSync(work, { recursive: true, force: true });
+  rmSync(join(ROOT, env.HOMEPROD_CDKTF_OUT), { recursive: true, force: true });
+}, 300_000);
+
+describe('up on the local platform', () => {
+  it('brings both stages up from nothing; every demo service answers through the loopback forward', async () => {
+    const r = await run('up', '--yes', '--site', siteFile);
+    expectExit(r, 0);
+    expect(r.stdout).toMatch(/https:\/\/whoami\.lab\.pegasuspad\.com\/\s+lab\s+prod-proxy-passthrough → lab-proxy → lab-whoami:8080\s+ok/);
+    expect(r.stdout).toMatch(/https:\/\/whoami\.pegasuspad\.com\/\s+prod\s+prod-proxy-passthrough → prod-proxy → prod-whoami:8080\s+ok/);
+    expect(r.stdout).toContain('curl --resolve whoami.pegasuspad.com:18443:127.0.0.1');
+    expect(record('verified', 'lab').hash).toBe(record('verified', 'prod').hash);
+    // The curl command the summary prints works as printed.
+    const curl = await $({ cwd: ROOT, nothrow: true, quiet: true })`curl -sS --resolve whoami.pegasuspad.com:18443:127.0.0.1 --cacert ${join(state, 'tls', 'prod-ca.pem')} https://whoami.pegasuspad.com:18443/`;
+    expect(JSON.parse(curl.stdout)).toEqual({ service: 'whoami', host: 'prod-whoami', client: '10.111.1.1', peer: '10.111.1.11' });
+  }, 1_200_000);
+
+  it('a broken site file changes nothing anywhere', async () => {
+    const broken = join(work, 'broken.yaml');
+    const doc = parseDocument(readFileSync(siteFile, 'utf8'));
+    doc.setIn(['hosts', 1, 'suffix'], 10); // prod-proxy on the passthrough's address
+    writeFileSync(broken, doc.toString());
+    const before = fingerprint(state, /run\.lock$/);
+    const r = await run('up', '--yes', '--site', broken);
+    expectExit(r, 1);
+    expect(r.stderr).toMatch(/broken\.yaml:\d+:\d+: hosts\[1\]\.suffix: duplicate IP 10\.111\.1\.10 \(also hosts\[0\] prod-proxy-passthrough\)/);
+    expect(fingerprint(state, /run\.lock$/)).toEqual(before);
+  }, 120_000);
+
+  it('adds a lab service with flags, brings it to lab while prod stays as it was, then promotes it', async () => {
+    const add = await run('add-service', '--site', siteFile, '--name', 'notes', '--stage', 'lab', '--hostname', 'notes.lab.pegasuspad.com', '--upstream', 'lab-whoami', '--port', '8080', '--yes', '--no-up');
+    expectExit(add, 0);
+    const prodBefore = record('run', 'prod');
+
+    const refused = await run('up', '--yes', '--stage', 'prod', '--site', siteFile);
+    expectExit(refused, 4);
+    expect(refused.stderr).toContain('refusing to promote to prod: this content did not verify in lab');
+
+    const lab = await run('up', '--yes', '--stage', 'lab', '--site', siteFile);
+    expectExit(lab, 0);
+    // Two services on one backend port: each is answered as itself.
+    expect(lab.stdout).toMatch(/https:\/\/notes\.lab\.pegasuspad\.com\/\s+lab\s+.*\s+ok/);
+    expect(lab.stdout).toMatch(/https:\/\/whoami\.lab\.pegasuspad\.com\/\s+lab\s+.*\s+ok/);
+    expect(record('run', 'prod')).toEqual(prodBefore);
+
+    const prod = await run('up', '--yes', '--stage', 'prod', '--site', siteFile);
+    expectExit(prod, 0);
+    expect(prod.stdout).toContain('Promotion to prod: prod changes in 1 input: site');
+    expect(record('verified', 'prod').hash).toBe(record('verified', 'lab').hash);
+    expect(record('run', 'prod').at).not.toBe(prodBefore.at);
+  }, 1_200_000);
+
+  it('with the lab proxy down the passthrough keeps serving prod, and the next up repairs lab', async () => {
+    expectExit(await ssh('lab-proxy', 'systemctl', 'stop', 'nginx'), 0);
+    expectExit(await run('verify', '--stage', 'prod', '--site', siteFile), 0);
+    expectExit(await run('verify', '--stage', 'lab', '--site', siteFile), 1);
+    const r = await run('up', '--yes', '--verbose', '--site', siteFile);
+    expectExit(r, 0);
+    expect(r.stdout).toContain('Configure the unchanged lab again: it failed verification');
+    expect(r.stdout).toContain('prod is unchanged and its plan is empty: only verify');
+  }, 600_000);
+
+  it('a second up is a no-op that only verifies', async () => {
+    const r = await run('up', '--yes', '--verbose', '--site', siteFile);
+    expectExit(r, 0);
+    expect(r.stdout).toContain('lab is unchanged and its plan is empty: only verify');
+    expect(r.stdout).toContain('prod is unchanged and its plan is empty: only verify');
+    expect(r.stdout).not.toMatch(/: applied \(/);
+    expect(r.stdout).not.toContain('Run the lab playbooks');
+    expect(r.stdout).not.toContain('Configure the unchanged');
+  }, 600_000);
+
+  it('an unreachable control node stops up with a clear error, and the next run converges', async () => {
+    const doc = parseDocument(readFileSync(siteFile, 'utf8'));
+    addService(doc, 'wiki');
+    writeFileSync(siteFile, doc.toString());
+    const vmid = 5012; // lab-ansible: the router's port to it is vm<vmid>
+    await router('ip', 'link', 'set', `vm${vmid}`, 'down');
+    let r: Run;
+    try {
+      r = await run('up', '--yes', '--stage', 'lab', '--site', siteFile);
+    } finally {
+      await router('ip', 'link', 'set', `vm${vmid}`, 'up');
+    }
+    expectExit(r, 3);
+    expect(r.stderr).toMatch(/^error: cannot reach the lab control node lab-ansible/m);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    const again = await run('up', '--yes', '--stage', 'lab', '--site', siteFile);
+    expectExit(again, 0);
+    expect(again.stdout).toMatch(/https:\/\/wiki\.lab\.pegasuspad\.com\/\s+lab\s+.*\s+ok/);
+  }, 900_000);
+
+  it('a run killed with SIGKILL during apply is converged by the next', async () => {
+    expectExit(await run('down', '--yes', '--stage', 'lab', '--site', siteFile), 0);
+    const child = spawn('npx', ['--no-install', 'tsx', 'tasks/up.ts', '--yes', '--stage', 'lab', '--site', siteFile], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+    const deadline = Date.now() + 300_000;
+    while (!/vm: applying|Still creating/.test(output) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(output).toMatch(/applying|Still creating/);
+    process.kill(-child.pid!, 'SIGKILL');
+    await exited;
+    printed.push(output);
+    const r = await run('up', '--yes', '--stage', 'lab', '--site', siteFile);
+    expectExit(r, 0);
+    expect(r.stdout).toMatch(/https:\/\/whoami\.lab\.pegasuspad\.com\/\s+lab\s+.*\s+ok/);
+  }, 900_000);
+
+  it('no secret reaches a log, a generated file or a Terraform output', async () => {
+    const outputs = await $({ cwd: join(ROOT, env.HOMEPROD_CDKTF_OUT, 'stacks', 'lab-ansible-vm'), env, nothrow: true, quiet: true })`terraform output -json`;
+    printed.push(outputs.stdout);
+    const secrets = [
+      TOKEN,
+      ...filesUnder(join(state, 'vault')).map((f) => readFileSync(f, 'utf8').trim()),
+      // The body of every private key this run made (their first base64 line is unique).
+      ...[...filesUnder(join(state, 'keys')), join(state, 'local', 'ssh', 'id_ed25519')]
+        .filter((f) => !f.endsWith('.pub') && existsSync(f))
+        .map((f) => readFileSync(f, 'utf8').split('\n')[1]!),
+    ].filter((s) => s.length >= 16);
+    expect(secrets.length).toBeGreaterThanOrEqual(4);
+    const generated = [
+      ...filesUnder(join(state, 'rendered')),
+      ...filesUnder(join(state, 'logs')),
+      ...filesUnder(join(state, 'terraform')),
+      ...filesUnder(join(state, 'runs')),
+      ...filesUnder(join(ROOT, env.HOMEPROD_CDKTF_OUT)),
+    ];
+    expect(generated.length).toBeGreaterThan(20);
+    const texts = [...printed, ...generated.map((f) => readFileSync(f, 'utf8'))];
+    for (const secret of secrets) expect(texts.filter((t) => t.includes(secret))).toEqual([]);
+    expect(texts.filter((t) => /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(t))).toEqual([]);
+  }, 120_000);
+
+  it('down removes the VMs and keeps the data disks', async () => {
+    const r = await run('down', '--yes', '--site', siteFile);
+    expectExit(r, 0);
+    const status = await run('local', 'status');
+    expect(status.stdout).not.toMatch(/running/);
+    const disks = join(state, 'local', 'disks');
+    expect(existsSync(disks) && readdirSync(disks).sort()).toEqual(['lab-ansible-data', 'lab-certbot-data', 'prod-ansible-data']);
+  }, 600_000);
+});
