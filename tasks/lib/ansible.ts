@@ -106,7 +106,8 @@ export function defaultLink(site: Site, stage: StageName, outputs: HostOutput[] 
     return { link: sshLink(node.name, localSshArgs(node.name, cfg)), knownHosts: localPaths(cfg).knownHosts };
   }
   return {
-    link: sshLink(node.name, ['-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=accept-new', '-o', 'ServerAliveInterval=15', `root@${node.ipv4}`]),
+    // The operator's own known_hosts must already hold the node's key: nothing is trusted on first use.
+    link: sshLink(node.name, ['-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', 'ServerAliveInterval=15', `root@${node.ipv4}`]),
     knownHosts: null,
   };
 }

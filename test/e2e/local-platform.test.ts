@@ -149,7 +149,19 @@ describe('local platform', () => {
     for (let i = 0; i < 200 && !existsSync(pidFile); i++) await sleep(50);
     expect(existsSync(pidFile)).toBe(true);
     process.kill(-child.pid!, 'SIGKILL');
-    const nspawns = () => spawnSync('pgrep', ['-f', `network-namespace-path=/run/netns/${PREFIX}-vm-${spec.name}`], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+    // nspawn forks its container child before that child execs init: for a moment two
+    // processes carry nspawn's command line. Count only the outermost ones.
+    const nspawns = () => {
+      const pids = spawnSync('pgrep', ['-f', `network-namespace-path=/run/netns/${PREFIX}-vm-${spec.name}`], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+      const parentOf = (pid: string) => readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1];
+      return pids.filter((pid) => {
+        try {
+          return !pids.includes(parentOf(pid)!);
+        } catch {
+          return false; // gone meanwhile
+        }
+      });
+    };
     expect(nspawns()).toHaveLength(1); // the orphan outlived its create
     await ok(vm('create', spec));
     const r = await sshCommand(spec.name, 'hostname', { cfg });
