@@ -1,6 +1,7 @@
 // One listr2 setup for every task: the live tree on a TTY, the plain renderer in CI,
 // without a TTY or with --verbose. Task lists are data (`Step<Ctx>[]`); each layer exports
 // a function returning its steps, and tasks/up.ts composes them.
+import { EXIT } from './errors';
 import { Listr, type ListrTask, type ListrTaskWrapper, type DefaultRenderer, type SimpleRenderer } from 'listr2';
 
 export type Step<Ctx> = ListrTask<Ctx, typeof DefaultRenderer, typeof SimpleRenderer>;
@@ -31,12 +32,27 @@ export function createList<Ctx>(steps: Step<Ctx>[], choice: RenderChoice = {}): 
     fallbackRendererOptions: { timestamp: undefined },
     exitOnError: true,
     collectErrors: false,
+    // listr2 would exit 127 on Ctrl-C; runSteps exits with the documented code instead.
+    registerSignalListeners: false,
   });
 }
 
-/** Runs steps with the shared renderer choice and returns the final context. */
+/**
+ * Runs steps with the shared renderer choice and returns the final context. Ctrl-C stops the
+ * run at once with exit 130: every step is safe to repeat, so the next run converges (child
+ * processes get the same SIGINT from the terminal and stop on their own).
+ */
 export async function runSteps<Ctx extends object>(steps: Step<Ctx>[], ctx: Ctx, choice: RenderChoice = {}): Promise<Ctx> {
-  return createList(steps, choice).run(ctx);
+  const interrupted = () => {
+    process.stderr.write('\ninterrupted: nothing more is started; the next run converges\n');
+    process.exit(EXIT.interrupted);
+  };
+  process.once('SIGINT', interrupted);
+  try {
+    return await createList(steps, choice).run(ctx);
+  } finally {
+    process.removeListener('SIGINT', interrupted);
+  }
 }
 
 /** Pipes a child process's output into the task, line by line, never straight to the terminal. */
