@@ -3,20 +3,12 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { EXIT, HomeprodError } from './errors';
+import { pidAlive } from './local/proc';
 
 export interface Lock {
   release(): void;
   /** The pid of a stale lock that was taken over, if any. */
   tookOverFrom?: number;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export function acquireLock(file: string, what: string): Lock {
@@ -37,7 +29,7 @@ export function acquireLock(file: string, what: string): Lock {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = Number(readFileSync(file, 'utf8').trim());
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && alive(owner)) {
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && pidAlive(owner)) {
         throw new HomeprodError(`another ${what} is running (pid ${owner})`, EXIT.locked, `wait for it to finish, or stop it; the lock is ${file}`);
       }
       tookOverFrom = owner;

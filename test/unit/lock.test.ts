@@ -32,3 +32,22 @@ describe('the run lock', () => {
     lock.release();
   });
 });
+
+describe('a lock owner that was killed', () => {
+  it('is not alive while it lingers as a zombie', async () => {
+    const { spawn } = await import('node:child_process');
+    const { readFileSync } = await import('node:fs');
+    const { pidAlive: alive } = await import('../../tasks/lib/local/proc');
+    // `sleep 0` exits at once, but its parent (exec'd into `sleep 5`) never reaps it.
+    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const pid = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(d.toString()))));
+    await new Promise((r) => setTimeout(r, 300));
+    try {
+      expect(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '')[0]).toBe('Z');
+      expect(alive(pid)).toBe(false);
+      expect(alive(parent.pid!)).toBe(true);
+    } finally {
+      parent.kill('SIGKILL');
+    }
+  });
+});

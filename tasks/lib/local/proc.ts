@@ -7,12 +7,18 @@ import { $ } from 'zx';
 /** zx without echoing commands: output is for errors and the caller decides what to print. */
 export const sh = $({ quiet: true, verbose: false });
 
+/** Whether a process lives; a killed one lingering as a zombie until reaped does not. */
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '')[0];
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return true; // no /proc: trust the signal probe
   }
 }
 
