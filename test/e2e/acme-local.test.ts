@@ -3,32 +3,17 @@
 // (lab name) → lab-certbot:80 → certbot. Lab's first configure comes before the passthrough
 // exists, so its proxy starts on placeholders and up issues once prod brought the route up.
 // One `up` only: it boots all eight machines.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { connect, type PeerCertificate } from 'node:tls';
-import { parseDocument } from 'yaml';
 import { $ } from 'zx';
+import { cliSite, expectExit } from '../helpers/cli-site';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
-const PREFIX = 'hpacme';
 const HTTPS_PORT = 28443;
 const LAB_NAME = 'whoami.lab.pegasuspad.com';
-const work = mkdtempSync(join(ROOT, '.state-e2e-acme-'));
-const siteFile = join(work, 'site.yaml');
-const state = join(work, 'state');
-const env = {
-  ...process.env,
-  CI: '1',
-  NO_COLOR: '1',
-  HOMEPROD_NS_PREFIX: PREFIX,
-  HOMEPROD_STATE_ROOT: state,
-  HOMEPROD_CDKTF_OUT: `cdktf.out.e2e-${PREFIX}`,
-};
-const run = (script: string, ...args: string[]) => $({ cwd: ROOT, env, nothrow: true, quiet: true })`npx --no-install tsx ${`tasks/${script}.ts`} ${args}`;
-type Run = { exitCode: number | null; stdout: string; stderr: string };
-/** '' when the command succeeded, else its exit code and output's tail (shown by the failing assertion). */
-const failure = (r: Run) => (r.exitCode === 0 ? '' : `exit ${r.exitCode}\n${r.stdout.slice(-6000)}\n${r.stderr.slice(-3000)}`);
+const site = cliSite({ prefix: 'hpacme', httpPort: 28080, httpsPort: HTTPS_PORT, edit: (doc) => doc.setIn(['stages', 'lab', 'tls', 'mode'], 'acme') });
+const { state, siteFile, run } = site;
 
 /** The certificate the passthrough's loopback forward serves for `name`, trusting only `ca`. */
 function servedCertificate(name: string, ca: string): Promise<PeerCertificate> {
@@ -43,24 +28,12 @@ function servedCertificate(name: string, ca: string): Promise<PeerCertificate> {
   });
 }
 
-beforeAll(() => {
-  const doc = parseDocument(readFileSync(join(ROOT, 'inventory/site.yaml'), 'utf8'));
-  doc.setIn(['stages', 'lab', 'tls', 'mode'], 'acme');
-  doc.setIn(['stages', 'prod', 'forward', 'httpPort'], 28080);
-  doc.setIn(['stages', 'prod', 'forward', 'httpsPort'], HTTPS_PORT);
-  writeFileSync(siteFile, doc.toString());
-});
-
-afterAll(async () => {
-  await run('local', 'clean', '--destroy-data');
-  rmSync(work, { recursive: true, force: true });
-  rmSync(join(ROOT, env.HOMEPROD_CDKTF_OUT), { recursive: true, force: true });
-}, 300_000);
+afterAll(() => site.cleanup(), 300_000);
 
 describe('tls mode acme on the local platform', () => {
   it('up issues the lab certificate from pebble through the passthrough\'s port 80 and verifies it', async () => {
     const r = await run('up', '--yes', '--site', siteFile);
-    expect(failure(r)).toBe('');
+    expectExit(r, 0);
     // Lab's first configure ran before the passthrough existed, then once it was up.
     expect(r.stdout).toContain('certificates are placeholders until a run after it is up');
     expect(r.stdout).toMatch(/Verified lab: \d+ service names/);
@@ -77,7 +50,7 @@ describe('tls mode acme on the local platform', () => {
     // The validation came through the passthrough: certbot on lab-certbot answered the
     // challenge, and the passthrough's port 80 carried it (its access log has the request).
     const log = await run('local', 'ssh', 'prod-proxy-passthrough', '--', 'grep', '-h', '/.well-known/acme-challenge/', '/var/log/nginx/access.log');
-    expect(failure(log)).toBe('');
+    expectExit(log, 0);
     expect(log.stdout).toMatch(/"GET \/\.well-known\/acme-challenge\/\S+ HTTP\/1\.1" 200/);
 
     // prod stays on its own CA.
@@ -88,7 +61,7 @@ describe('tls mode acme on the local platform', () => {
 
   it('clean stops pebble with everything else', async () => {
     const r = await run('local', 'clean');
-    expect(failure(r)).toBe('');
+    expectExit(r, 0);
     expect(r.stderr).toContain('stopped the lab ACME server (pebble)');
     const left = await $({ nothrow: true, quiet: true })`pgrep -af ${join(state, 'local', 'acme')}`;
     expect(left.stdout.trim()).toBe('');

@@ -2,45 +2,18 @@
 // up from nothing, a broken site file, a new lab service promoted to prod, a stage proxy
 // down, an unreachable control node, a run killed with SIGKILL during apply, and down.
 // Every run's output and every generated file is searched for secrets at the end.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { $ } from 'zx';
+import { cliSite, expectExit, ROOT, type Run } from '../helpers/cli-site';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
 const PREFIX = 'hpup';
-const work = mkdtempSync(join(ROOT, '.state-e2e-up-'));
-const state = join(work, 'state');
-const siteFile = join(work, 'site.yaml');
 const TOKEN = `homeprod-test-token-${process.pid}-do-not-leak`;
-const env = {
-  ...process.env,
-  CI: '1',
-  NO_COLOR: '1',
-  HOMEPROD_NS_PREFIX: PREFIX,
-  HOMEPROD_STATE_ROOT: state,
-  HOMEPROD_CDKTF_OUT: `cdktf.out.e2e-${PREFIX}`,
-  PROXMOX_VE_API_TOKEN: TOKEN,
-};
-/** Everything every run printed, searched for secrets at the end. */
-const printed: string[] = [];
-
-interface Run {
-  exitCode: number | null;
-  stdout: string;
-  stderr: string;
-}
-async function run(script: string, ...args: string[]): Promise<Run> {
-  const r = await $({ cwd: ROOT, env, nothrow: true, quiet: true })`npx --no-install tsx ${`tasks/${script}.ts`} ${args}`;
-  printed.push(r.stdout, r.stderr);
-  return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
-}
-/** Fails with the run's own output, so a failure says what happened. */
-function expectExit(r: Run, code: number): void {
-  if (r.exitCode !== code) throw new Error(`expected exit ${code}, got ${r.exitCode}\n--- stdout (end)\n${r.stdout.slice(-5000)}\n--- stderr\n${r.stderr.slice(-3000)}`);
-}
+const site = cliSite({ prefix: PREFIX, httpPort: 18080, httpsPort: 18443, env: { PROXMOX_VE_API_TOKEN: TOKEN } });
+const { state, siteFile, env, run, printed } = site;
 const record = (kind: string, stage: string) => JSON.parse(readFileSync(join(state, 'runs', `${stage}-${kind}.json`), 'utf8')) as { hash: string; at: string };
 const router = (...args: string[]) => $({ quiet: true })`ip netns exec ${`${PREFIX}-router`} ${args}`;
 const ssh = (host: string, ...command: string[]) => run('local', 'ssh', host, '--', ...command);
@@ -66,19 +39,7 @@ function filesUnder(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
 }
 
-beforeAll(() => {
-  // The test's own copy of the site, with its own loopback forward ports.
-  const doc = parseDocument(readFileSync(join(ROOT, 'inventory/site.yaml'), 'utf8'));
-  doc.setIn(['stages', 'prod', 'forward', 'httpPort'], 18080);
-  doc.setIn(['stages', 'prod', 'forward', 'httpsPort'], 18443);
-  writeFileSync(siteFile, doc.toString());
-});
-
-afterAll(async () => {
-  await run('local', 'clean', '--destroy-data');
-  rmSync(work, { recursive: true, force: true });
-  rmSync(join(ROOT, env.HOMEPROD_CDKTF_OUT), { recursive: true, force: true });
-}, 300_000);
+afterAll(() => site.cleanup(), 300_000);
 
 describe('up on the local platform', () => {
   it('brings both stages up from nothing; every demo service answers through the loopback forward', async () => {
@@ -94,7 +55,7 @@ describe('up on the local platform', () => {
   }, 1_200_000);
 
   it('a broken site file changes nothing anywhere', async () => {
-    const broken = join(work, 'broken.yaml');
+    const broken = join(site.work, 'broken.yaml');
     const doc = parseDocument(readFileSync(siteFile, 'utf8'));
     doc.setIn(['hosts', 1, 'suffix'], 10); // prod-proxy on the passthrough's address
     writeFileSync(broken, doc.toString());
@@ -192,7 +153,7 @@ describe('up on the local platform', () => {
   }, 900_000);
 
   it('no secret reaches a log, a generated file or a Terraform output', async () => {
-    const outputs = await $({ cwd: join(ROOT, env.HOMEPROD_CDKTF_OUT, 'stacks', 'lab-ansible-vm'), env, nothrow: true, quiet: true })`terraform output -json`;
+    const outputs = await $({ cwd: join(site.synthDir, 'stacks', 'lab-ansible-vm'), env: { ...env, CHECKPOINT_DISABLE: '1' }, nothrow: true, quiet: true })`terraform output -json`;
     printed.push(outputs.stdout);
     const secrets = [
       TOKEN,
@@ -208,7 +169,7 @@ describe('up on the local platform', () => {
       ...filesUnder(join(state, 'logs')),
       ...filesUnder(join(state, 'terraform')),
       ...filesUnder(join(state, 'runs')),
-      ...filesUnder(join(ROOT, env.HOMEPROD_CDKTF_OUT)),
+      ...filesUnder(site.synthDir),
     ];
     expect(generated.length).toBeGreaterThan(20);
     const texts = [...printed, ...generated.map((f) => readFileSync(f, 'utf8'))];
