@@ -24,6 +24,8 @@ export function pidAlive(pid: number): boolean {
 
 /** The argv of a running process, or null when it is gone. */
 export function cmdline(pid: number): string[] | null {
+  // A zombie's command line reads as empty; it is gone all the same.
+  if (!pidAlive(pid)) return null;
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
   } catch {
