@@ -3,8 +3,6 @@
 // the first time, send ansible/ with the rendered inventory and configs, run ansible-playbook
 // there with the stage's vault id while streaming its output into the task, and read the
 // recap so callers can assert that a second run changed nothing.
-import { password } from '@inquirer/prompts';
-import { ListrInquirerPromptAdapter } from '@listr2/prompt-adapter-inquirer';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -30,6 +28,7 @@ import { type Step, type StepTask, taskLog } from './listr';
 import { localConfig, paths as localPaths } from './local/config';
 import { sshArgs as localSshArgs } from './local/ssh';
 import type { HostOutput, Site, StageName } from './model/types';
+import { secretInTask } from './prompts';
 
 export { parseRecap, totalChanged, type RecapCounts } from './ansible-recap';
 
@@ -85,8 +84,7 @@ export interface ConfigureOptions {
 }
 
 /** A passphrase prompt inside the running task (inquirer adapter), for interactive runs. */
-export const promptPassphrase: AskPassphrase = async (task, message) =>
-  String(await task.prompt(ListrInquirerPromptAdapter).run(password, { message, mask: '*' }));
+export const promptPassphrase: AskPassphrase = (task, message) => secretInTask(task, message);
 
 /** The stage's control node from the outputs (what exists) or the model. */
 export function controlNode(site: Site, stage: StageName, outputs: HostOutput[] = []): { name: string; ipv4: string } {

@@ -1,6 +1,6 @@
 // The one module every question to the user goes through. Tasks take a `Prompter`, so tests
 // inject scripted answers and nothing ever waits on a terminal that is not there.
-import { confirm, input, select } from '@inquirer/prompts';
+import { confirm, input, password, select } from '@inquirer/prompts';
 import { ListrInquirerPromptAdapter } from '@listr2/prompt-adapter-inquirer';
 import { EXIT, HomeprodError } from './errors';
 import type { StepTask } from './listr';
@@ -45,6 +45,11 @@ export const terminalPrompter: Prompter = {
 /** A yes/no question inside a running listr2 task, through the inquirer adapter (the tree stays intact). */
 export async function confirmInTask<Ctx>(task: StepTask<Ctx>, message: string, fallback = false): Promise<boolean> {
   return interruptible(task.prompt(ListrInquirerPromptAdapter).run(confirm, { message, default: fallback }));
+}
+
+/** A secret typed inside a running listr2 task (masked; never echoed or logged). */
+export async function secretInTask<Ctx>(task: StepTask<Ctx>, message: string): Promise<string> {
+  return String(await interruptible(task.prompt(ListrInquirerPromptAdapter).run(password, { message, mask: '*' })));
 }
 
 /** One scripted answer; `undefined` takes the question's default. */
