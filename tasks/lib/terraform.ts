@@ -167,7 +167,12 @@ export class Terraform {
     const stampFile = join(stack.dir, INIT_STAMP);
     if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) return { skipped: true };
     try {
-      await this.run(stack.dir, ['init', '-input=false', '-no-color'], log);
+      await this.run(stack.dir, ['init', '-input=false', '-no-color'], log).catch((error: unknown) => {
+        // The pg backend's first inits create a sequence every schema shares; two at once race
+        // in PostgreSQL (duplicate key in pg_class). The loser's retry finds it made.
+        if (!PG_INIT_RACE.test((error as Error).message)) throw error;
+        return this.run(stack.dir, ['init', '-input=false', '-no-color'], log);
+      });
     } catch (error) {
       throw missingProviderError(stack, error, this.config) ?? error;
     }
@@ -370,6 +375,7 @@ function terraformFailure(dir: string, args: string[], text: string, exitCode: n
   return new HomeprodError(`terraform ${args[0]} failed in ${dir}: ${headline}`, EXIT.failed, undefined, lines.slice(1));
 }
 
+const PG_INIT_RACE = /duplicate key value violates unique constraint "pg_class_relname_nsp_index"/;
 const MISSING_PROVIDER = /Failed to query available provider packages|Failed to install provider|not found in any of the search\s+locations|Could not retrieve the list of available versions/;
 
 function missingProviderError(stack: StackRef, error: unknown, config: TerraformConfig): HomeprodError | null {
