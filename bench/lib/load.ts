@@ -80,19 +80,24 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
   const worker = async () => {
     while (started < options.maxRequests && performance.now() < deadline) {
       started++;
-      try {
-        result.latencies.push(await oneRequest(target, options.timeoutMs));
-        result.ok++;
-      } catch (error) {
-        result.failed++;
-        result.firstError ??= (error as Error).message;
-      }
+      await measure(result, target, options.timeoutMs);
     }
   };
   await Promise.all(Array.from({ length: options.concurrency }, worker));
   result.elapsedMs = performance.now() - start;
   result.latencies.sort((a, b) => a - b);
   return result;
+}
+
+/** One request into `result`: its latency when it succeeds, else the failure. */
+async function measure(result: LoadResult, target: LoadTarget, timeoutMs?: number): Promise<void> {
+  try {
+    result.latencies.push(await oneRequest(target, timeoutMs));
+    result.ok++;
+  } catch (error) {
+    result.failed++;
+    result.firstError ??= (error as Error).message;
+  }
 }
 
 /**
@@ -108,13 +113,7 @@ export async function runInterleaved(targets: LoadTarget[], options: Omit<LoadOp
     for (const [index, target] of targets.entries()) {
       const result = results[index]!;
       const t = performance.now();
-      try {
-        result.latencies.push(await oneRequest(target, options.timeoutMs));
-        result.ok++;
-      } catch (error) {
-        result.failed++;
-        result.firstError ??= (error as Error).message;
-      }
+      await measure(result, target, options.timeoutMs);
       result.elapsedMs += performance.now() - t;
     }
   }
