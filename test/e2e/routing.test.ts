@@ -22,14 +22,16 @@ const HTTP_PORT = 28080;
 const HTTPS_PORT = 28443;
 
 const base = loadSite(join(GOLDEN_ROOT, 'render-pegasus', 'input', 'site.yaml'));
-// The Pegasus services plus one more per stage with two names each, so a proxy has to pick
-// the right server block (and certificate) by name.
+// The Pegasus services plus more with two names each, so a proxy has to pick the right server
+// block (and certificate) by name. Two lab services share the certificate lab-apps, with
+// different body size limits: one certificate, two server blocks.
 const site: Site = {
   ...base,
   services: [
     ...base.services,
-    extraService(NET, 'notes-lab', 'lab', ['notes.lab.pegasuspad.com', 'wiki.lab.pegasuspad.com'], 8081),
-    extraService(NET, 'notes', 'prod', ['notes.pegasuspad.com', 'wiki.pegasuspad.com'], 8081, true),
+    extraService(NET, 'notes-lab', 'lab', ['notes.lab.pegasuspad.com', 'wiki.lab.pegasuspad.com'], 8081, { certificate: 'lab-apps' }),
+    extraService(NET, 'paste-lab', 'lab', ['paste.lab.pegasuspad.com'], 8082, { certificate: 'lab-apps', maxBodySize: '8m' }),
+    extraService(NET, 'notes', 'prod', ['notes.pegasuspad.com', 'wiki.pegasuspad.com'], 8081, { websocket: true }),
   ],
 };
 
@@ -61,14 +63,17 @@ const target = (stage: 'lab' | 'prod') => ({
 const summary = (results: VerifyResult[]) => results.map((r) => ({ kind: r.kind, hostname: r.hostname, ok: r.ok, proxy: r.proxy, backend: r.backendHost, certificate: r.certificate }));
 
 describe('routing through the passthrough (three nginx on loopback)', () => {
-  it('sends lab names via the lab proxy to their backends, each with its own certificate', async () => {
+  it('sends lab names via the lab proxy to their backends, with their services\' certificates', async () => {
     const results = await verifyRouting(target('lab'));
     expect(failureLines(results)).toEqual([]);
     expect(summary(results.filter((r) => r.kind === 'service'))).toEqual([
       { kind: 'service', hostname: 'whoami.lab.pegasuspad.com', ok: true, proxy: 'lab-proxy', backend: 'lab-whoami', certificate: 'whoami.lab.pegasuspad.com' },
       { kind: 'service', hostname: 'notes.lab.pegasuspad.com', ok: true, proxy: 'lab-proxy', backend: 'lab-whoami', certificate: 'notes.lab.pegasuspad.com' },
       { kind: 'service', hostname: 'wiki.lab.pegasuspad.com', ok: true, proxy: 'lab-proxy', backend: 'lab-whoami', certificate: 'notes.lab.pegasuspad.com' },
+      { kind: 'service', hostname: 'paste.lab.pegasuspad.com', ok: true, proxy: 'lab-proxy', backend: 'lab-whoami', certificate: 'notes.lab.pegasuspad.com' },
     ]);
+    const served = running().seen.filter((s) => s.headers.host === 'paste.lab.pegasuspad.com' || s.headers.host === 'wiki.lab.pegasuspad.com');
+    expect(new Set(served.map((s) => `${s.headers.host} ${s.service}`))).toEqual(new Set(['paste.lab.pegasuspad.com paste-lab', 'wiki.lab.pegasuspad.com notes-lab']));
   });
 
   it('sends every other name via the prod proxy', async () => {
@@ -145,6 +150,25 @@ describe('routing through the passthrough (three nginx on loopback)', () => {
     await upgrade('whoami.pegasuspad.com');
     const headers = Object.fromEntries(running().seen.slice(before).map((s) => [s.service, { upgrade: s.headers.upgrade, connection: s.headers.connection }]));
     expect(headers).toEqual({ notes: { upgrade: 'websocket', connection: 'upgrade' }, whoami: { upgrade: undefined, connection: undefined } });
+  });
+
+  it('keeps each service\'s body size limit when services share a certificate', async () => {
+    const { request } = await import('node:https');
+    const post = (hostname: string, bytes: number) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(
+          { host: ADDRESS['prod-proxy-passthrough'], port: HTTPS_PORT, method: 'POST', path: '/', servername: hostname, headers: { Host: hostname }, ca: running().ca.lab.pem, agent: false },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on('error', reject);
+        req.end(Buffer.alloc(bytes));
+      });
+    const twoMiB = 2 * 1024 * 1024;
+    expect(await post('paste.lab.pegasuspad.com', twoMiB)).toBe(200);
+    expect(await post('notes.lab.pegasuspad.com', twoMiB)).toBe(413);
   });
 
   it('refuses connections to a stage proxy that bypass the passthrough', async () => {

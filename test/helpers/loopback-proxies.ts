@@ -10,7 +10,8 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { HostOutput, Service, Site, StageName } from '../../tasks/lib/model/types';
+import { certificatesOf } from '../../tasks/lib/model/certificates';
+import { STAGES, type HostOutput, type Service, type Site, type StageName } from '../../tasks/lib/model/types';
 import { readOutputsFile, render } from '../../tasks/lib/render/index';
 import { issueCertificate, makeCa, NGINX_PREFIX, testRuntime, type TestCa } from './render-nginx';
 
@@ -118,6 +119,8 @@ export interface LoopbackProxiesOptions {
   record?: boolean;
   /** Start nginx with this soft limit of open files (systemd's default is 1024). */
   openFiles?: number;
+  /** Start backends only for these services (by name); default every service. */
+  backends?: string[];
 }
 
 export interface LoopbackProxies {
@@ -156,7 +159,7 @@ export async function startLoopbackProxies(options: LoopbackProxiesOptions): Pro
   try {
     const tlsDir = join(dir, 'tls');
     const ca = { lab: makeCa(join(dir, 'ca-lab')), prod: makeCa(join(dir, 'ca-prod')) };
-    for (const service of site.services) issueCertificate(ca[service.stage], tlsDir, service.hostnames);
+    for (const stage of STAGES) for (const c of certificatesOf(site.services, stage)) issueCertificate(ca[stage], tlsDir, c.hostnames, c.name);
     const renderOptions = { tlsDir, listen: { bindAddress: true, httpPort, httpsPort }, runtime: (host: string) => testRuntime(runDir(host)) };
     const outputs = loopbackOutputs(net);
     for (const stage of ['prod', 'lab'] as const) render(site, stage, outputs, { ...renderOptions, outDir: join(dir, stage) });
@@ -164,7 +167,8 @@ export async function startLoopbackProxies(options: LoopbackProxiesOptions): Pro
     const record = options.record ?? true;
     const backend = (host: string, service: string, port: number) => startBackend(host, service, hosts[host]!, port, record ? seen : undefined, counter);
     // Each backend listens where the outputs put its application host, as the proxies expect.
-    for (const service of site.services) servers.push(await backend(service.upstream.host!, service.name, service.upstream.port));
+    const withBackend = options.backends ? site.services.filter((s) => options.backends!.includes(s.name)) : site.services;
+    for (const service of withBackend) servers.push(await backend(service.upstream.host!, service.name, service.upstream.port));
     // The lab certificate host answers ACME HTTP-01 challenges on port 80.
     servers.push(await backend('lab-certbot', 'acme-http-01', httpPort));
 
@@ -180,15 +184,24 @@ export async function startLoopbackProxies(options: LoopbackProxiesOptions): Pro
 }
 
 /** A service on `stage`'s demo host, for sites that need more names than the Pegasus site has. */
-export function extraService(net: string, name: string, stage: StageName, hostnames: string[], port: number, websocket = false): Service {
+export function extraService(
+  net: string,
+  name: string,
+  stage: StageName,
+  hostnames: string[],
+  port: number,
+  settings: Partial<Pick<Service, 'websocket' | 'maxBodySize' | 'certificate'>> = {},
+): Service {
   const { hosts } = loopbackAddresses(net);
   return {
     name,
     stage,
     hostnames,
     upstream: { host: `${stage}-whoami`, address: hosts[`${stage}-whoami`]!, port },
-    websocket,
+    websocket: false,
     maxBodySize: '1m',
     extraLocationLines: [],
+    certificate: hostnames[0]!,
+    ...settings,
   };
 }

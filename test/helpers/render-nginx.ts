@@ -26,11 +26,11 @@ export function makeCa(dir: string): TestCa {
   return { dir, cert, key, pem: readFileSync(cert, 'utf8') };
 }
 
-/** Issues <tlsDir>/<first hostname>/{fullchain,privkey}.pem for the names, as the hosts keep them. */
-export function issueCertificate(ca: TestCa, tlsDir: string, hostnames: string[]): string {
+/** Issues <tlsDir>/<name>/{fullchain,privkey}.pem for the names, as the hosts keep them; the name defaults to the first hostname. */
+export function issueCertificate(ca: TestCa, tlsDir: string, hostnames: string[], name = hostnames[0]): string {
   const [first] = hostnames;
-  if (!first) throw new Error('issueCertificate needs a hostname');
-  const dir = join(tlsDir, first);
+  if (!first || !name) throw new Error('issueCertificate needs a hostname');
+  const dir = join(tlsDir, name);
   mkdirSync(dir, { recursive: true });
   const key = join(dir, 'privkey.pem');
   const csr = join(dir, 'request.csr');
@@ -69,8 +69,12 @@ export function nginxTest(conf: string): { ok: boolean; stderr: string } {
   return { ok: result.status === 0, stderr: result.stderr };
 }
 
-/** The site with `count` more services, alternating lab and prod, on the stages' application hosts. */
-export function withServices(site: Site, count: number): Site {
+/**
+ * The site with `count` more services, alternating lab and prod, on the stages' application
+ * hosts. With `servicesPerCertificate`, consecutive services of a stage share a certificate
+ * (bulk-<stage>-<n>); otherwise each has its own.
+ */
+export function withServices(site: Site, count: number, servicesPerCertificate?: number): Site {
   const appHost = (stage: StageName) => site.hosts.find((h) => h.stage === stage && h.roles.includes('application'));
   const services: Service[] = [];
   for (let i = 0; i < count; i++) {
@@ -78,10 +82,12 @@ export function withServices(site: Site, count: number): Site {
     const host = appHost(stage);
     if (!host?.ipv4) throw new Error(`withServices: stage ${stage} has no static application host`);
     const domain = stage === 'lab' ? site.labDomain : site.domain;
+    const hostnames = [`bulk-${i}.${domain}`, `www.bulk-${i}.${domain}`];
     services.push({
       name: `bulk-${i}`,
       stage,
-      hostnames: [`bulk-${i}.${domain}`, `www.bulk-${i}.${domain}`],
+      hostnames,
+      certificate: servicesPerCertificate ? `bulk-${stage}-${Math.floor(i / 2 / servicesPerCertificate)}` : hostnames[0]!,
       upstream: { host: host.name, address: host.ipv4, port: 10000 + (i % 50000) },
       websocket: i % 3 === 0,
       maxBodySize: '10m',

@@ -81,7 +81,7 @@ describe('the Mermaid diagram', () => {
 
   it('follows the model: a new service, an address upstream, websocket and body size show up', () => {
     const site: Site = structuredClone(shipped);
-    site.services.push({ name: 'nas', stage: 'lab', hostnames: ['nas.lab.pegasuspad.com', 'files.lab.pegasuspad.com'], upstream: { host: null, address: '192.168.7.9', port: 5000 }, websocket: true, maxBodySize: '2g', extraLocationLines: [] });
+    site.services.push({ name: 'nas', stage: 'lab', hostnames: ['nas.lab.pegasuspad.com', 'files.lab.pegasuspad.com'], upstream: { host: null, address: '192.168.7.9', port: 5000 }, websocket: true, maxBodySize: '2g', extraLocationLines: [], certificate: 'nas.lab.pegasuspad.com' });
     const text = siteDiagram(site);
     expect(text).not.toBe(siteDiagram(shipped));
     const { nodes, edges } = graph(text);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { loadSite, validateSite } from '../../tasks/lib/model';
+import { certificatesOf } from '../../tasks/lib/model/certificates';
 import { derivedMac } from '../../tasks/lib/model/normalize';
 
 type Raw = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -47,6 +48,22 @@ describe('the shipped Pegasus site', () => {
     writeFileSync(file, stringify(site));
     const h = loadSite(file).hosts.find((x) => x.name === 'lab-whoami')!;
     expect(h).toMatchObject({ mac: '02:00:00:00:00:42', bootOrder: null, onBoot: false });
+  });
+});
+
+describe('certificates', () => {
+  it('are one per service by default, named by its first hostname, and shared when services name one', () => {
+    const file = join(dir, 'certificates.yaml');
+    const raw = pegasus();
+    raw.services.push({ ...service(raw, 'whoami-lab'), name: 'notes-lab', hostnames: ['notes.lab.pegasuspad.com', 'wiki.lab.pegasuspad.com'], certificate: 'lab-apps' });
+    raw.services.push({ ...service(raw, 'whoami-lab'), name: 'paste-lab', hostnames: ['paste.lab.pegasuspad.com'], certificate: 'lab-apps' });
+    writeFileSync(file, stringify(raw));
+    const site = loadSite(file);
+    expect(certificatesOf(site.services, 'lab').map((c) => [c.name, c.hostnames, c.services.map((s) => s.name)])).toEqual([
+      ['lab-apps', ['notes.lab.pegasuspad.com', 'wiki.lab.pegasuspad.com', 'paste.lab.pegasuspad.com'], ['notes-lab', 'paste-lab']],
+      ['whoami.lab.pegasuspad.com', ['whoami.lab.pegasuspad.com'], ['whoami-lab']],
+    ]);
+    expect(certificatesOf(site.services, 'prod').map((c) => c.name)).toEqual(['whoami.pegasuspad.com']);
   });
 });
 
@@ -108,6 +125,19 @@ const cases: Array<{ rule: string; ok: (s: Raw) => void; bad: (s: Raw) => void; 
   { rule: 'unknown image', ok: (s) => (host(s, 'lab-whoami').image = 'debian-12'), bad: (s) => (host(s, 'lab-whoami').image = 'debian-13'), error: /hosts\[7\]\.image: unknown image "debian-13" \(known: debian-12\)/ },
   { rule: 'DHCP on the local platform', ok: (s) => { s.stages.lab.platform = 'proxmox'; host(s, 'lab-certbot').dhcp = true; }, bad: (s) => (host(s, 'lab-certbot').dhcp = true), error: /hosts\[6\]\.dhcp: the local platform has no DHCP server/ },
   { rule: 'one subnet for both local stages', ok: (s) => (s.stages.lab.network = { cidr: '10.111.9.0/24' }), bad: (s) => (s.stages.lab.network = { cidr: '10.111.1.0/24' }), error: /stages\.lab\.network\.cidr: lab and prod share 10\.111\.1\.0\/24/ },
+  {
+    rule: 'a certificate shared across stages',
+    ok: (s) => (service(s, 'whoami').certificate = 'shared'),
+    bad: (s) => { service(s, 'whoami').certificate = 'shared'; service(s, 'whoami-lab').certificate = 'shared'; },
+    error: /services\[1\]\.certificate: certificate "shared" also holds services\[0\] whoami of stage prod; a certificate belongs to one stage/,
+  },
+  {
+    rule: 'an ACME certificate with more than 100 names',
+    ok: (s) => { s.stages.lab.tls = { mode: 'acme' }; service(s, 'whoami-lab').hostnames = Array.from({ length: 100 }, (_, i) => `h${i}.lab.pegasuspad.com`); },
+    bad: (s) => { s.stages.lab.tls = { mode: 'acme' }; service(s, 'whoami-lab').hostnames = Array.from({ length: 101 }, (_, i) => `h${i}.lab.pegasuspad.com`); },
+    error: /services\[1\]\.hostnames: certificate "h0\.lab\.pegasuspad\.com" would hold 101 names; an ACME certificate holds at most 100/,
+  },
+  { rule: 'a certificate name nginx cannot use as a directory', ok: (s) => (service(s, 'whoami').certificate = 'apps-1.pegasuspad.com'), bad: (s) => (service(s, 'whoami').certificate = 'Apps/1'), error: /services\[0\]\.certificate: "Apps\/1" is not a certificate name/ },
   { rule: 'one VMID prefix for both stages', ok: (s) => (s.stages.lab.vmidPrefix = 7), bad: (s) => (s.stages.lab.vmidPrefix = 4), error: /stages\.lab\.vmidPrefix: lab and prod share VMID prefix 4/ },
 ];
 

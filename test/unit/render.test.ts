@@ -152,7 +152,7 @@ describe('nginx configs', () => {
   });
 
   it('nginx -t fails when a certificate is missing (the test can fail)', () => {
-    const extra: Site = { ...site, services: [...site.services, { ...site.services[0]!, name: 'nocert', hostnames: ['nocert.pegasuspad.com'] }] };
+    const extra: Site = { ...site, services: [...site.services, { ...site.services[0]!, name: 'nocert', hostnames: ['nocert.pegasuspad.com'], certificate: 'nocert.pegasuspad.com' }] };
     const out = join(dir, 'nocert');
     render(extra, 'prod', localOutputs, { outDir: out, tlsDir, runtime: (host) => testRuntime(join(dir, 'run', host)) });
     const verdict = nginxTest(join(out, 'hosts/prod-proxy/nginx/nginx.conf'));
@@ -172,7 +172,7 @@ describe('nginx configs', () => {
       ...site,
       services: site.services.map((s) => (s.name === 'whoami-lab' ? { ...s, websocket: true, maxBodySize: '512m', extraLocationLines: ['proxy_buffering off;'] } : s)),
     };
-    const conf = renderFiles(ws, 'lab', localOutputs).get('hosts/lab-proxy/nginx/homeprod/http/service-whoami-lab.conf') ?? '';
+    const conf = renderFiles(ws, 'lab', localOutputs).get('hosts/lab-proxy/nginx/homeprod/http/certificate-whoami.lab.pegasuspad.com.conf') ?? '';
     expect(conf).toContain('proxy_set_header Upgrade $http_upgrade;');
     expect(conf).toContain('proxy_set_header Connection $homeprod_connection;');
     expect(conf).toContain('client_max_body_size 512m;');
@@ -182,16 +182,16 @@ describe('nginx configs', () => {
 
   it('repeats the shared request headers in a location that sets its own', () => {
     const own: Site = { ...site, services: site.services.map((s) => (s.name === 'whoami' ? { ...s, extraLocationLines: ['proxy_set_header X-Extra 1;'] } : s)) };
-    const conf = renderFiles(own, 'prod', localOutputs).get('hosts/prod-proxy/nginx/homeprod/http/service-whoami.conf') ?? '';
+    const conf = renderFiles(own, 'prod', localOutputs).get('hosts/prod-proxy/nginx/homeprod/http/certificate-whoami.pegasuspad.com.conf') ?? '';
     expect(conf).toContain('        proxy_set_header X-Real-IP $remote_addr;\n');
     expect(conf).toContain('        proxy_set_header Connection "";\n');
-    const plain = renderFiles(site, 'prod', localOutputs).get('hosts/prod-proxy/nginx/homeprod/http/service-whoami.conf') ?? '';
+    const plain = renderFiles(site, 'prod', localOutputs).get('hosts/prod-proxy/nginx/homeprod/http/certificate-whoami.pegasuspad.com.conf') ?? '';
     expect(plain).not.toContain('proxy_set_header');
   });
 
   it('sends a service to the address its application host has in the outputs', () => {
     const moved = localOutputs.map((h) => (h.name === 'lab-whoami' ? { ...h, ipv4: '10.111.2.99' } : h));
-    expect(renderFiles(site, 'lab', moved).get('hosts/lab-proxy/nginx/homeprod/http/service-whoami-lab.conf')).toContain('server 10.111.2.99:8080;');
+    expect(renderFiles(site, 'lab', moved).get('hosts/lab-proxy/nginx/homeprod/http/upstreams.conf')).toContain('server 10.111.2.99:8080;');
   });
 
   it('explains what is missing instead of rendering a broken passthrough', () => {

@@ -119,6 +119,7 @@ export function normalizeService(service: ServiceFile, hosts: Map<string, Host>)
     websocket: service.websocket,
     maxBodySize: service.maxBodySize,
     extraLocationLines: service.extraLocationLines,
+    certificate: service.certificate ?? service.hostnames[0]!,
   };
 }
 

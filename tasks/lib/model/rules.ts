@@ -118,6 +118,27 @@ export const hostnamesInDomain: Rule = ({ services, domain }) => {
   );
 };
 
+/** Let's Encrypt's limit on the names of one certificate. */
+export const ACME_MAX_NAMES = 100;
+
+export const certificatesStayInStage: Rule = ({ services, stages }) => {
+  const first = new Map<string, { index: number; file: ServiceFile }>();
+  const names = new Map<string, number>();
+  return services.flatMap((s) => {
+    const name = s.file.certificate ?? s.file.hostnames[0]!;
+    const path = ['services', s.index, s.file.certificate ? 'certificate' : 'hostnames'];
+    const owner = first.get(name);
+    if (!owner) first.set(name, s);
+    else if (owner.file.stage !== s.file.stage)
+      return [{ path, message: `certificate "${name}" also holds services[${owner.index}] ${owner.file.name} of stage ${owner.file.stage}; a certificate belongs to one stage` }];
+    const count = (names.get(name) ?? 0) + s.file.hostnames.length;
+    names.set(name, count);
+    if (stages[s.file.stage]?.tls.mode === 'acme' && count > ACME_MAX_NAMES && count - s.file.hostnames.length <= ACME_MAX_NAMES)
+      return [{ path, message: `certificate "${name}" would hold ${count} names; an ACME certificate holds at most ${ACME_MAX_NAMES}` }];
+    return [];
+  });
+};
+
 const NEEDED: Record<StageName, Array<{ role: Role; why: string }>> = {
   lab: [
     { role: 'control-node', why: 'a control node runs the stage\'s playbooks' },
@@ -168,6 +189,7 @@ export const RULES: Record<string, Rule> = {
   localHostsAreStatic,
   upstreamResolves,
   hostnamesInDomain,
+  certificatesStayInStage,
   stagesHaveNeededHosts,
   distinctStageNetworks,
   distinctVmidPrefixes,

@@ -81,7 +81,7 @@ export const StageSchema = z
         mode: z.enum(['local-ca', 'acme', 'files']).default('local-ca').describe('"local-ca": a CA on the control node; "acme": certbot on the certificate host; "files": certificates you provide.'),
         acmeDirectory: z.string().url().optional().describe('ACME directory URL (mode "acme"); on the local platform, the lab\'s pebble.'),
         acmeEmail: z.string().email().optional().describe('ACME account e-mail (mode "acme").'),
-        filesDir: z.string().optional().describe('Mode "files": directory on the control node with <hostname>.crt and <hostname>.key.'),
+        filesDir: z.string().optional().describe('Mode "files": directory on the control node with <certificate>.crt and <certificate>.key (the certificate name defaults to the service\'s first hostname).'),
         allowTls12: z.boolean().default(false).describe('Also accept TLS 1.2 on the stage proxy (TLS 1.3 only by default).'),
       })
       .prefault({})
@@ -147,6 +147,13 @@ export const ServiceSchema = z.strictObject({
   websocket: z.boolean().default(false).describe('Pass websocket upgrades through.'),
   maxBodySize: z.string().regex(/^\d+[kmg]?$/, { error: (i) => `${JSON.stringify(i.input)} is not an nginx size like "10m"` }).default('10m').describe('client_max_body_size.'),
   extraLocationLines: z.array(z.string()).default([]).describe('Extra nginx lines for the service\'s location block.'),
+  certificate: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]*$/, { error: (i) => `${JSON.stringify(i.input)} is not a certificate name (lowercase, digits, dots, dashes)` })
+    .optional()
+    .describe(
+      'The certificate that holds the service\'s hostnames. Services of one stage that name the same certificate share it and one TLS server block on the stage proxy, which keeps nginx fast with thousands of services and needs fewer ACME orders. Default: a certificate of its own, named by its first hostname.',
+    ),
 });
 
 export const UserSchema = z.strictObject({

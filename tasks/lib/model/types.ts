@@ -68,7 +68,7 @@ export interface StageTls {
   /** Only with mode "acme": the directory URL; on the local platform pebble's. */
   acmeDirectory?: string;
   acmeEmail?: string;
-  /** Only with mode "files": directory (on the control node) with <hostname>.crt/.key. */
+  /** Only with mode "files": directory (on the control node) with <certificate>.crt/.key. */
   filesDir?: string;
   /** Allow TLS 1.2 besides 1.3 on the stage proxy. */
   allowTls12: boolean;
@@ -157,6 +157,8 @@ export interface Service {
   /** nginx size syntax, e.g. "10m" */
   maxBodySize: string;
   extraLocationLines: string[];
+  /** Name of the certificate holding its hostnames; by default its first hostname. */
+  certificate: string;
 }
 
 export interface Site {

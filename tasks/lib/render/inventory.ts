@@ -3,6 +3,7 @@
 // comes from the model.
 import { stringify } from 'yaml';
 import { HomeprodError } from '../errors';
+import { certificatesOf } from '../model/certificates';
 import type { HostOutput, Role, Site, StageName } from '../model/types';
 import { GENERATED_HEADER } from './env';
 import { DEFAULT_TLS_DIR } from './nginx';
@@ -64,9 +65,9 @@ export function renderInventory(site: Site, stage: StageName, outputs: readonly 
           allow_tls12: tls.allowTls12,
         },
         homeprod_tls_dir: DEFAULT_TLS_DIR,
-        // One certificate per service, named by (and stored under) its first hostname; the
-        // issuer (control node or certificate host) and the stage proxies both read it.
-        homeprod_certificates: services.map((s) => ({ name: s.hostnames[0] ?? s.name, hostnames: [...s.hostnames] })),
+        // Named by (and stored under) the services' `certificate`; the issuer (control node or
+        // certificate host) and the stage proxies both read it.
+        homeprod_certificates: certificatesOf(site.services, stage).map((c) => ({ name: c.name, hostnames: c.hostnames })),
       },
       hosts: hostVars,
       children,

@@ -3,6 +3,7 @@
 // falling back to the model for hosts not applied yet; the routing decisions live here and
 // the nginx syntax lives in templates/nginx/.
 import { EXIT, HomeprodError } from '../errors';
+import { certificatesOf, type Certificate } from '../model/certificates';
 import type { HostOutput, Role, Service, Site, StageName } from '../model/types';
 import { STAGES } from '../model/types';
 import { renderTemplate } from './env';
@@ -190,21 +191,44 @@ function proxyFiles(site: Site, stage: StageName, host: HostOutput, hosts: Hosts
     ],
     ['snippets/tls.conf', renderTemplate('nginx/tls.conf.njk', { allowTls12: tls.allowTls12 })],
   ];
-  for (const service of services) {
+  const upstreamOf = (service: Service) => `homeprod_service_${service.name.replaceAll('-', '_')}`;
+  const upstreams = services.map((service) => {
     const index = indexOf.get(service) ?? -1;
     const address = service.upstream.host ? hosts.address(service.upstream.host, `services[${index}].upstream.host`) : service.upstream.address;
     if (!address) throw new HomeprodError(`services[${index}].upstream: neither a host nor an address`);
+    return { service: service.name, name: upstreamOf(service), server: `${address}:${service.upstream.port}` };
+  });
+  const routes = services.flatMap((s) => s.hostnames.map((name) => ({ name, upstream: upstreamOf(s) }))).sort(byName);
+  files.push(['http/upstreams.conf', renderTemplate('nginx/upstreams.conf.njk', { proxy: host.name, routes, upstreams })]);
+  for (const certificate of certificatesOf(services, stage)) {
     files.push([
-      `http/service-${service.name}.conf`,
-      renderTemplate('nginx/service.conf.njk', {
-        proxy: host.name,
-        listen,
-        service,
-        upstream: { name: `homeprod_service_${service.name.replaceAll('-', '_')}`, server: `${address}:${service.upstream.port}` },
-        certDir: `${tlsDir}/${service.hostnames[0]}`,
-        ownHeaders: service.websocket || service.extraLocationLines.some((line) => /^\s*proxy_set_header\b/.test(line)),
-      }),
+      `http/certificate-${certificate.name}.conf`,
+      renderTemplate('nginx/certificate.conf.njk', { proxy: host.name, listen, certificate, blocks: serverBlocks(certificate), certDir: `${tlsDir}/${certificate.name}` }),
     ]);
   }
   return files;
+}
+
+/**
+ * The TLS server blocks of one certificate: its services grouped by the settings a server
+ * block holds for all its names (nginx loads the certificate once per block, ~1 ms).
+ */
+function serverBlocks(certificate: Certificate) {
+  const blocks = new Map<string, { services: string[]; hostnames: string[]; maxBodySize: string; websocket: boolean; extraLocationLines: string[]; ownHeaders: boolean }>();
+  for (const service of certificate.services) {
+    const { maxBodySize, websocket, extraLocationLines } = service;
+    const key = JSON.stringify([maxBodySize, websocket, extraLocationLines]);
+    const block = blocks.get(key) ?? {
+      services: [],
+      hostnames: [],
+      maxBodySize,
+      websocket,
+      extraLocationLines,
+      ownHeaders: websocket || extraLocationLines.some((line) => /^\s*proxy_set_header\b/.test(line)),
+    };
+    block.services.push(service.name);
+    block.hostnames.push(...service.hostnames);
+    blocks.set(key, block);
+  }
+  return [...blocks.values()];
 }
