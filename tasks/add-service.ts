@@ -6,7 +6,7 @@ import { DEFAULT_SITE_FILE } from './lib/model';
 import { canPrompt, terminalPrompter } from './lib/prompts';
 
 const spec = {
-  usage: 'npx tsx tasks/add-service.ts [--site FILE] [--name N] [--stage lab|prod] [--hostname H] [--upstream HOST_OR_ADDRESS] [--port P] [--websocket|--no-websocket] [--max-body-size SIZE] [--yes] [--up|--no-up]',
+  usage: 'npx tsx tasks/add-service.ts [--site FILE] [--name N] [--stage lab|prod] [--hostname H] [--upstream HOST_OR_ADDRESS] [--port P] [--websocket|--no-websocket] [--max-body-size SIZE] [--certificate NAME] [--yes] [--up|--no-up]',
   summary:
     'Add a service behind a stage proxy. Asks for every answer a flag did not give (without a terminal it asks nothing and names the flags to pass), validates the whole site, shows the diff of the site file and writes it atomically, keeping comments and order. Then offers to run `up --stage lab`.',
   options: {
@@ -19,6 +19,7 @@ const spec = {
     websocket: { type: 'boolean' },
     'no-websocket': { type: 'boolean' },
     'max-body-size': { type: 'string' },
+    certificate: { type: 'string' },
     yes: { type: 'boolean', short: 'y' },
     up: { type: 'boolean' },
     'no-up': { type: 'boolean' },
@@ -33,6 +34,7 @@ const spec = {
     websocket: 'pass websocket upgrades through',
     'no-websocket': 'do not (the default without a terminal)',
     'max-body-size': 'largest request body, nginx size (default 10m)',
+    certificate: 'share this certificate with the services of the stage that name it (default: a certificate of its own; asked only when the stage already shares one)',
     yes: 'write without asking (required without a terminal)',
     up: 'then run `up --stage lab --yes`',
     'no-up': 'then only print the `up` command (the default without a terminal)',
@@ -58,6 +60,7 @@ await runMain(async (out) => {
       port: values.port,
       websocket: either('websocket', values.websocket, values['no-websocket']),
       maxBodySize: values['max-body-size'],
+      certificate: values.certificate,
     },
     yes: Boolean(values.yes),
     up: either('up', values.up, values['no-up']),

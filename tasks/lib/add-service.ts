@@ -9,6 +9,7 @@ import { Document, isMap, isSeq, parse, parseDocument, type YAMLSeq } from 'yaml
 import { $ } from 'zx';
 import { EXIT, HomeprodError } from './errors';
 import { loadSite, validateSite, type Site, type StageName, STAGES } from './model';
+import { certificatesOf } from './model/certificates';
 import { isDnsName, isIpv4, ServiceSchema } from './model/schema';
 import type { Output } from './output';
 import type { Choice, Prompter, Validate } from './prompts';
@@ -22,6 +23,7 @@ export interface ServiceFlags {
   port?: string;
   websocket?: boolean;
   maxBodySize?: string;
+  certificate?: string;
 }
 
 export interface ServiceAnswers {
@@ -33,6 +35,8 @@ export interface ServiceAnswers {
   port: number;
   websocket: boolean;
   maxBodySize: string;
+  /** A certificate to share; undefined: one of its own. */
+  certificate?: string;
 }
 
 const DEFAULT_BODY_SIZE = '10m';
@@ -46,6 +50,7 @@ const FLAG: Record<keyof ServiceFlags, string> = {
   port: '--port',
   websocket: '--websocket',
   maxBodySize: '--max-body-size',
+  certificate: '--certificate',
 };
 
 // ---- validators: each is both the prompt's `validate` (re-ask) and the flag check (exit 2) ----
@@ -98,6 +103,10 @@ export function validateUpstream(site: Site, stage: StageName): Validate {
 export const validateIpv4: Validate = (value) => (isIpv4(value) ? true : `"${value}" is not an IPv4 address like 10.111.2.50`);
 export const validatePort: Validate = (value) => (/^\d{1,5}$/.test(value) && Number(value) >= 1 && Number(value) <= 65535 ? true : `"${value}" is not a port (1-65535)`);
 export const validateBodySize: Validate = schemaCheck('maxBodySize');
+const validateCertificate: Validate = (value) => {
+  const result = ServiceSchema.shape.certificate.unwrap().safeParse(value);
+  return result.success ? true : (result.error.issues[0]?.message ?? 'invalid');
+};
 const validateStage: Validate = (value) => ((STAGES as readonly string[]).includes(value) ? true : `"${value}" is not one of ${STAGES.join(', ')}`);
 
 export function suggestHostname(site: Site, name: string, stage: StageName): string {
@@ -119,6 +128,7 @@ function checkedFlag(flag: keyof ServiceFlags, value: string, validate: Validate
 }
 
 const ADDRESS = Symbol('an address');
+const OWN = Symbol('a certificate of its own');
 
 /** Flags first; prompts ask for the rest, or, without a terminal, the run stops naming the flags to pass. */
 export async function gatherAnswers(site: Site, flags: ServiceFlags, { interactive, prompts }: GatherOptions): Promise<ServiceAnswers> {
@@ -165,7 +175,25 @@ export async function gatherAnswers(site: Site, flags: ServiceFlags, { interacti
       ? checkedFlag('maxBodySize', flags.maxBodySize ?? DEFAULT_BODY_SIZE, validateBodySize)
       : await prompts.input({ message: 'Largest request body (nginx size)', default: DEFAULT_BODY_SIZE, validate: validateBodySize });
 
-  return { name, stage, hostname, upstream, port, websocket, maxBodySize };
+  // Only a stage that already shares certificates is asked; otherwise a certificate of its own.
+  const shared = sharedCertificates(site, stage);
+  const certificate =
+    flags.certificate !== undefined || !interactive || shared.length === 0
+      ? flags.certificate === undefined
+        ? undefined
+        : checkedFlag('certificate', flags.certificate, validateCertificate)
+      : await prompts.select<string | typeof OWN>({
+          message: 'Certificate',
+          choices: [{ name: 'its own', value: OWN }, ...shared.map((c) => ({ name: `${c.name}  (shared with ${c.services.map((x) => x.name).join(', ')})`, value: c.name }))],
+          default: OWN,
+        });
+
+  return { name, stage, hostname, upstream, port, websocket, maxBodySize, ...(certificate === undefined || certificate === OWN ? {} : { certificate }) };
+}
+
+/** The stage's certificates that services name on purpose: held by several, or not named by a hostname. */
+function sharedCertificates(site: Site, stage: StageName) {
+  return certificatesOf(site.services, stage).filter((c) => c.services.length > 1 || c.name !== c.services[0]?.hostnames[0]);
 }
 
 // ---- the edit ----
@@ -179,6 +207,7 @@ export function serviceEntry(a: ServiceAnswers): Record<string, unknown> {
     upstream: { ...a.upstream, port: a.port },
     ...(a.websocket ? { websocket: true } : {}),
     ...(a.maxBodySize !== DEFAULT_BODY_SIZE ? { maxBodySize: a.maxBodySize } : {}),
+    ...(a.certificate === undefined ? {} : { certificate: a.certificate }),
   };
 }
 

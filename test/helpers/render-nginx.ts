@@ -4,7 +4,6 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, chmodSync, constants, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Service, Site, StageName } from '../../tasks/lib/model/types';
 import type { NginxRuntime } from '../../tasks/lib/render/index';
 
 const openssl = (args: string[]) => execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -67,34 +66,6 @@ export const NGINX_PREFIX = '/usr/share/nginx';
 export function nginxTest(conf: string): { ok: boolean; stderr: string } {
   const result = spawnSync('nginx', ['-t', '-p', NGINX_PREFIX, '-c', conf, '-e', 'stderr'], { encoding: 'utf8', timeout: 120_000 });
   return { ok: result.status === 0, stderr: result.stderr };
-}
-
-/**
- * The site with `count` more services, alternating lab and prod, on the stages' application
- * hosts. With `servicesPerCertificate`, consecutive services of a stage share a certificate
- * (bulk-<stage>-<n>); otherwise each has its own.
- */
-export function withServices(site: Site, count: number, servicesPerCertificate?: number): Site {
-  const appHost = (stage: StageName) => site.hosts.find((h) => h.stage === stage && h.roles.includes('application'));
-  const services: Service[] = [];
-  for (let i = 0; i < count; i++) {
-    const stage: StageName = i % 2 === 0 ? 'lab' : 'prod';
-    const host = appHost(stage);
-    if (!host?.ipv4) throw new Error(`withServices: stage ${stage} has no static application host`);
-    const domain = stage === 'lab' ? site.labDomain : site.domain;
-    const hostnames = [`bulk-${i}.${domain}`, `www.bulk-${i}.${domain}`];
-    services.push({
-      name: `bulk-${i}`,
-      stage,
-      hostnames,
-      certificate: servicesPerCertificate ? `bulk-${stage}-${Math.floor(i / 2 / servicesPerCertificate)}` : hostnames[0]!,
-      upstream: { host: host.name, address: host.ipv4, port: 10000 + (i % 50000) },
-      websocket: i % 3 === 0,
-      maxBodySize: '10m',
-      extraLocationLines: [],
-    });
-  }
-  return { ...site, services: [...site.services, ...services] };
 }
 
 /** A temp dir in memory when the machine has /dev/shm: tens of thousands of small files are

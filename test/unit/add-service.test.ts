@@ -136,6 +136,7 @@ describe('the add-service wizard, with injected answers', () => {
       [{ port: '0' }, /^--port: "0" is not a port/],
       [{ name: 'whoami' }, /^--name: a service named "whoami" already exists/],
       [{ maxBodySize: '10 MB' }, /^--max-body-size: "10 MB" is not an nginx size/],
+      [{ certificate: 'Lab/Apps' }, /^--certificate: "Lab\/Apps" is not a certificate name/],
     ];
     for (const [extra, message] of cases) {
       const error = await bad(extra);
@@ -168,6 +169,33 @@ describe('the add-service wizard, with injected answers', () => {
     expect(ok.prompts.asked).toEqual([]);
     expect(ok.upCalls).toEqual([]);
     expect(loadSite(siteFile).services.find((s) => s.name === 'grafana')?.hostnames).toEqual(['grafana.lab.pegasuspad.com']);
+  });
+});
+
+describe('certificates in the wizard', () => {
+  const flags = { name: 'grafana', stage: 'lab', upstream: 'lab-whoami', port: '3000', hostname: 'grafana.lab.pegasuspad.com', maxBodySize: '10m', websocket: false };
+
+  it('takes --certificate, and the whole site must still validate (a certificate stays in one stage)', async () => {
+    const ok = run([], { interactive: false, yes: true, flags: { ...flags, certificate: 'lab-apps' } });
+    expect(await ok.result).toBe(EXIT.ok);
+    expect(loadSite(siteFile).services.find((s) => s.name === 'grafana')?.certificate).toBe('lab-apps');
+
+    const wrongStage = run([], { interactive: false, yes: true, flags: { ...flags, name: 'metrics', stage: 'prod', upstream: 'prod-whoami', hostname: 'metrics.pegasuspad.com', certificate: 'lab-apps' } });
+    await expect(wrongStage.result).rejects.toMatchObject({ details: [expect.stringMatching(/services\[3\]\.certificate: certificate "lab-apps" also holds services\[2\] grafana of stage lab/)] });
+  });
+
+  it('asks for a certificate only where the stage already shares one, offering its own first', async () => {
+    const plain = run([], { yes: true, up: false, flags });
+    expect(await plain.result).toBe(EXIT.ok);
+    expect(plain.prompts.asked).toEqual([]);
+    expect(loadSite(siteFile).services.find((s) => s.name === 'grafana')?.certificate).toBe('grafana.lab.pegasuspad.com');
+
+    const shareFirst = run([], { interactive: false, yes: true, flags: { ...flags, name: 'loki', hostname: 'loki.lab.pegasuspad.com', certificate: 'lab-apps' } });
+    expect(await shareFirst.result).toBe(EXIT.ok);
+    const third = run(['lab-apps'], { yes: true, up: false, flags: { ...flags, name: 'tempo', hostname: 'tempo.lab.pegasuspad.com' } });
+    expect(await third.result).toBe(EXIT.ok);
+    expect(third.prompts.asked).toEqual(['Certificate']);
+    expect(loadSite(siteFile).services.filter((s) => s.certificate === 'lab-apps').map((s) => s.name)).toEqual(['loki', 'tempo']);
   });
 });
 
