@@ -7,11 +7,10 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSite } from '../tasks/lib/model/index';
-import { STAGES, type Site } from '../tasks/lib/model/types';
-import { failureLines, verifyRouting } from '../tasks/lib/verify';
-import { loopbackAddresses, startLoopbackProxies } from '../test/helpers/loopback-proxies';
+import type { Site } from '../tasks/lib/model/types';
+import { failureLines } from '../tasks/lib/verify';
 import { scratchDir } from '../test/helpers/render-nginx';
-import { renderAndCheck, sampleServices, SERVICES_PER_CERTIFICATE, withServices } from '../test/helpers/scale';
+import { renderAndCheck, routeSample, SERVICES_PER_CERTIFICATE, withServices } from '../test/helpers/scale';
 
 const SERVICES = 10_000;
 const TARGET_MS = 5_000;
@@ -31,39 +30,18 @@ async function measure(print: (line: string) => void, title: string, site: Site,
   }
 }
 
-async function routeSample(print: (line: string) => void, site: Site): Promise<void> {
-  const sample = sampleServices(site, 10);
-  const { hosts, client } = loopbackAddresses(NET);
-  const proxies = await startLoopbackProxies({ site, net: NET, httpPort: 29180, httpsPort: 29543, prefix: 'homeprod-bench-routing-', backends: sample.map((s) => s.name) });
-  try {
-    let names = 0;
-    const failures: string[] = [];
-    for (const stage of STAGES) {
-      const services = sample.filter((s) => s.stage === stage);
-      const results = await verifyRouting({
-        address: hosts['prod-proxy-passthrough']!,
-        port: 29543,
-        services,
-        ca: proxies.ca[stage].pem,
-        expectedProxy: { [stage]: `${stage}-proxy` },
-        expectedClient: client,
-        localAddress: client,
-        unknownNames: [],
-      });
-      names += results.filter((r) => r.kind === 'service').length;
-      failures.push(...failureLines(results));
-    }
-    print(`  routing  ${names - failures.length} of ${names} sampled names reached their own service via their stage proxy`);
-    for (const line of failures) print(`  FAILED   ${line}`);
-  } finally {
-    await proxies.stop();
-  }
+async function checkRouting(print: (line: string) => void, site: Site): Promise<void> {
+  const routed = await routeSample(site, NET, { http: 29180, https: 29543 });
+  const results = routed.flatMap((r) => r.results.filter((x) => x.kind === 'service'));
+  const failures = routed.flatMap((r) => failureLines(r.results));
+  print(`  routing  ${results.filter((r) => r.ok).length} of ${results.length} sampled names reached their own service via their stage proxy`);
+  for (const line of failures) print(`  FAILED   ${line}`);
 }
 
 export async function run(print: (line: string) => void): Promise<void> {
   const base = loadSite(join(import.meta.dirname, '..', 'inventory', 'site.yaml'));
   const shared = withServices(base, SERVICES, SERVICES_PER_CERTIFICATE);
   await measure(print, `${SERVICES} services, ${SERVICES_PER_CERTIFICATE} per certificate`, shared, true);
-  await routeSample(print, shared);
+  await checkRouting(print, shared);
   await measure(print, `${SERVICES} services, one certificate each (for comparison)`, withServices(base, SERVICES), false);
 }

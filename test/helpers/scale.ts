@@ -1,12 +1,14 @@
 // Sites with thousands of services, for the render scale test and the render benchmark: the
 // services themselves, rendering both stages with `nginx -t` of every config side by side (the
-// hosts validate their own configs in parallel), and a sample to check routing on.
+// hosts validate their own configs in parallel), and routing checked on a sample of them.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { certificatesOf } from '../../tasks/lib/model/certificates';
 import { STAGES, type Service, type Site, type StageName } from '../../tasks/lib/model/types';
 import { readOutputsFile, render } from '../../tasks/lib/render/index';
+import { verifyRouting, type VerifyResult } from '../../tasks/lib/verify';
+import { loopbackAddresses, startLoopbackProxies } from './loopback-proxies';
 import { issueCertificate, makeCa, NGINX_PREFIX, shareCertificate, testRuntime } from './render-nginx';
 
 /** Services per certificate when a site shares them: 100 names, the most an ACME certificate holds. */
@@ -41,12 +43,49 @@ export function withServices(site: Site, count: number, servicesPerCertificate?:
 }
 
 /** Up to `perStage` services of each stage, spread over the site, to check routing on. */
-export function sampleServices(site: Site, perStage: number): Service[] {
+function sampleServices(site: Site, perStage: number): Service[] {
   return STAGES.flatMap((stage) => {
     const services = site.services.filter((s) => s.stage === stage);
     const step = Math.max(1, Math.floor(services.length / perStage));
     return services.filter((_, i) => i % step === 0 || i === services.length - 1).slice(-perStage);
   });
+}
+
+export interface SampleRouting {
+  stage: StageName;
+  services: Service[];
+  results: VerifyResult[];
+}
+
+/**
+ * Starts the three nginx of `site` on loopback `net` with backends for a sample of its services
+ * only, checks every sampled name (and one unknown name per stage) through the passthrough with
+ * verify's own checks, and stops everything again.
+ */
+export async function routeSample(site: Site, net: string, ports: { http: number; https: number }, perStage = 10): Promise<SampleRouting[]> {
+  const sample = sampleServices(site, perStage);
+  const { hosts, client } = loopbackAddresses(net);
+  const proxies = await startLoopbackProxies({ site, net, httpPort: ports.http, httpsPort: ports.https, prefix: 'homeprod-scale-routing-', backends: sample.map((s) => s.name) });
+  try {
+    const routed: SampleRouting[] = [];
+    for (const stage of STAGES) {
+      const services = sample.filter((s) => s.stage === stage);
+      const results = await verifyRouting({
+        address: hosts['prod-proxy-passthrough']!,
+        port: ports.https,
+        services,
+        ca: proxies.ca[stage].pem,
+        expectedProxy: { [stage]: `${stage}-proxy` },
+        expectedClient: client,
+        localAddress: client,
+        unknownNames: [`nobody.${stage === 'lab' ? site.labDomain : site.domain}`],
+      });
+      routed.push({ stage, services, results });
+    }
+    return routed;
+  } finally {
+    await proxies.stop();
+  }
 }
 
 export interface NginxCheck {
