@@ -121,7 +121,8 @@ export const hostnamesInDomain: Rule = ({ services, domain }) => {
 /** Let's Encrypt's limit on the names of one certificate. */
 export const ACME_MAX_NAMES = 100;
 
-export const certificatesStayInStage: Rule = ({ services, stages }) => {
+/** Services that share a certificate are of one stage, and an ACME certificate holds at most 100 names. */
+export const sharedCertificates: Rule = ({ services, stages }) => {
   const first = new Map<string, { index: number; file: ServiceFile }>();
   const names = new Map<string, number>();
   return services.flatMap((s) => {
@@ -189,7 +190,7 @@ export const RULES: Record<string, Rule> = {
   localHostsAreStatic,
   upstreamResolves,
   hostnamesInDomain,
-  certificatesStayInStage,
+  sharedCertificates,
   stagesHaveNeededHosts,
   distinctStageNetworks,
   distinctVmidPrefixes,
