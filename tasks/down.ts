@@ -11,12 +11,15 @@ import { DEFAULT_SITE_FILE, loadSite, STAGES, type StageName } from './lib/model
 import { canPrompt, confirmInTask, terminalPrompter } from './lib/prompts';
 
 const spec = {
-  usage: 'npx tsx tasks/down.ts [--stage lab|prod|all] [--yes] [--destroy-data] [--site FILE] [--verbose]',
+  usage: 'npx tsx tasks/down.ts [--stage lab|prod|all] [--host NAME ...] [--yes] [--destroy-data] [--site FILE] [--verbose]',
   summary:
     'Destroy the stage\'s VMs through Terraform (prod before lab with --stage all). Data disks are kept, so a later\n' +
-    '`up` re-attaches them; --destroy-data destroys them too, after you type the stage name (or with --yes).',
+    '`up` re-attaches them; --destroy-data destroys them too, after you type the stage name (or with --yes).\n' +
+    'To remove a host from the site: `down --host NAME` first, then delete it from the site file (a host deleted\n' +
+    'first keeps running, as its stack is no longer synthesized).',
   options: {
     stage: { type: 'string' },
+    host: { type: 'string', multiple: true },
     yes: { type: 'boolean', short: 'y' },
     'destroy-data': { type: 'boolean' },
     site: { type: 'string' },
@@ -24,6 +27,7 @@ const spec = {
   },
   optionHelp: {
     stage: 'lab, prod or all (default all)',
+    host: 'only this host\'s VM (and, with --destroy-data, its data disk); repeat for more hosts',
     yes: 'do not ask (with --destroy-data: also skips typing the stage name)',
     'destroy-data': 'also destroy the data disks: their data is lost',
     site: `site file (default ${DEFAULT_SITE_FILE})`,
@@ -35,8 +39,15 @@ await runMain(async (out) => {
   const { values } = parseFlags(spec);
   if (values.help) return out.line(helpText(spec));
   const which = oneOf('stage', values.stage, [...STAGES, 'all'] as const, 'all');
-  const stages: StageName[] = which === 'all' ? ['prod', 'lab'] : [which];
   const site = loadSite(values.site ?? DEFAULT_SITE_FILE);
+  const hosts = values.host?.map((name) => {
+    const host = site.hosts.find((h) => h.name === name);
+    if (!host) throw new HomeprodError(`--host ${name}: no such host in ${site.file}`, EXIT.usage);
+    if (which !== 'all' && host.stage !== which) throw new HomeprodError(`--host ${name}: in stage ${host.stage}, not ${which}`, EXIT.usage);
+    return host;
+  });
+  const stages: StageName[] = (which === 'all' ? (['prod', 'lab'] as const) : [which]).filter((stage) => !hosts || hosts.some((h) => h.stage === stage));
+  const hostsOf = (stage: StageName) => hosts?.filter((h) => h.stage === stage).map((h) => h.name);
   const destroyData = Boolean(values['destroy-data']);
   if (destroyData && !values.yes) {
     if (!canPrompt()) throw new HomeprodError('--destroy-data needs the stage name typed as confirmation, and there is no terminal to ask', EXIT.refused, 'pass --yes together with --destroy-data');
@@ -48,7 +59,7 @@ await runMain(async (out) => {
   const lock = acquireLock(join(stateRoot(), 'run.lock'), 'homeprod run');
   try {
     const steps: Step<ApplyContext>[] = stages.map((stage) => ({
-      title: `Destroy the ${stage} VMs${destroyData ? ' and data disks' : ''}`,
+      title: `Destroy the ${stage} VMs${destroyData ? ' and data disks' : ''}${hostsOf(stage) ? ` of ${hostsOf(stage)!.join(', ')}` : ''}`,
       task: (_ctx, task) =>
         task.newListr(
           applySteps({
@@ -56,13 +67,15 @@ await runMain(async (out) => {
             site,
             destroy: true,
             destroyData,
+            hosts: hostsOf(stage),
             yes: Boolean(values.yes) || destroyData,
             confirm: canPrompt() ? (t, message) => confirmInTask(t, message) : undefined,
           }),
         ),
     }));
     await runSteps<ApplyContext>(steps, {}, { verbose: values.verbose });
-    out.line(destroyData ? `Destroyed ${stages.join(' and ')}, data disks included.` : `Destroyed the ${stages.join(' and ')} VMs; their data disks are kept.`);
+    const what = hosts ? hosts.map((h) => h.name).join(', ') : stages.join(' and ');
+    out.line(destroyData ? `Destroyed ${what}, data disks included.` : `Destroyed the ${what} VMs; their data disks are kept.`);
   } finally {
     lock.release();
   }

@@ -48,6 +48,8 @@ export interface ApplyOptions {
   destroy?: boolean;
   /** With `destroy`: also destroy the data stacks. */
   destroyData?: boolean;
+  /** With `destroy`: only these hosts' stacks (names of the stage's hosts). */
+  hosts?: string[];
   /** Apply even when a plan destroys or replaces a data disk or data VM. */
   allowDataLoss?: boolean;
   /** Plan only. */
@@ -124,7 +126,7 @@ export function applySteps(opts: ApplyOptions): Step<ApplyContext>[] {
       task: async (ctx, task) => {
         const allowDataDestroy = Boolean(opts.allowDataLoss || (opts.destroy && opts.destroyData));
         const synth = await (opts.synthesize ?? synthesizer())(siteOf(ctx), stage, { allowDataDestroy });
-        const stacks = orderStacks(synth.stacks);
+        const stacks = onlyHosts(orderStacks(synth.stacks), siteOf(ctx), stage, opts);
         ctx.applied = { ...ctx.applied, [stage]: { stacks, plans: {}, deferred: [], changed: false, outputs: [] } };
         task.title = `Synthesized ${stacks.length} ${stage} stack${stacks.length === 1 ? '' : 's'} into ${synth.outdir}`;
       },
@@ -278,6 +280,26 @@ export function applySteps(opts: ApplyOptions): Step<ApplyContext>[] {
       },
     },
   ];
+}
+
+/**
+ * The stacks of `opts.hosts` only, for a destroy; every stack otherwise. Filtered after ordering,
+ * as a VM stack still names its data stack as a dependency when only the VM goes.
+ */
+function onlyHosts(stacks: SynthStack[], site: Site, stage: StageName, opts: Pick<ApplyOptions, 'hosts' | 'destroy'>): SynthStack[] {
+  if (opts.hosts === undefined) return stacks;
+  if (!opts.destroy) throw new Error('applySteps: `hosts` selects stacks to destroy; an apply always covers the whole stage');
+  const names = new Set<string>();
+  for (const name of opts.hosts) {
+    const host = site.hosts.find((h) => h.name === name && h.stage === stage);
+    if (!host) {
+      const known = site.hosts.filter((h) => h.stage === stage).map((h) => h.name);
+      throw new HomeprodError(`--host ${name}: not a host of stage ${stage} in the site (${known.join(', ')})`, EXIT.usage);
+    }
+    names.add(host.stackName);
+    if (host.dataStackName) names.add(host.dataStackName);
+  }
+  return stacks.filter((s) => names.has(s.name));
 }
 
 function hasWork(result: StageApplyResult): boolean {

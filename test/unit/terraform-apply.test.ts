@@ -132,6 +132,17 @@ describe('applySteps', () => {
     expect(entries().slice(3).sort()).toEqual(['+lab-app-data-vm.disk', '-lab-app-data-vm.disk']);
   });
 
+  it('destroys only the stacks of the hosts it is given, and refuses a host of another stage', async () => {
+    const before = entries().length;
+    await run({ destroy: true, hosts: ['lab-proxy'] });
+    expect(entries().slice(before)).toEqual(['-lab-proxy-vm.vm']);
+    await run();
+    expect(entries().slice(before + 1)).toEqual(['+lab-proxy-vm.vm']);
+    const error = await failure(run({ destroy: true, hosts: ['prod-proxy'] }));
+    expect([error.exitCode, error.message]).toEqual([EXIT.usage, expect.stringContaining('--host prod-proxy: not a host of stage lab in the site')]);
+    expect(entries()).toHaveLength(before + 2);
+  });
+
   it('destroys in reverse order and keeps data stacks unless asked', async () => {
     const before = entries().length;
     const ctx = await run({ destroy: true });
