@@ -11,12 +11,10 @@
 // request by request, so it is each path's own cost, not queueing, under the same load.
 // Targets (issue 8): passthrough ≥ 0.9× haproxy's rate, < 1 ms added at p99 over direct.
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import { loadSite } from '../tasks/lib/model/index';
-import { startListening, startLoopbackProxies } from '../test/helpers/loopback-proxies';
+import { startLoopbackProxies } from '../test/helpers/loopback-proxies';
 import { treeCpuMs } from './lib/cpu';
-import { writeHaproxyConfig } from './lib/haproxy';
+import { startHaproxy } from './lib/haproxy';
 import { runInterleaved, runLoad, type LoadResult, type LoadTarget } from './lib/load';
 import { proxyV2Header } from './lib/proxy-protocol';
 import { percentile, table } from './lib/stats';
@@ -57,19 +55,7 @@ export async function run(print: (line: string) => void): Promise<void> {
   try {
     const passthrough = proxies.hosts['prod-proxy-passthrough']!;
     const labProxy = proxies.hosts['lab-proxy']!;
-    const haproxyDir = join(proxies.dir, 'haproxy');
-    mkdirSync(haproxyDir);
-    const cfg = writeHaproxyConfig({
-      site,
-      listen: { address: passthrough, port: HAPROXY_PORT },
-      bind: passthrough,
-      proxies: { lab: `${labProxy}:${HTTPS_PORT}`, prod: `${proxies.hosts['prod-proxy']}:${HTTPS_PORT}` },
-      prereadSeconds: 5,
-      dir: haproxyDir,
-    });
-    const check = spawnSync('haproxy', ['-c', '-q', '-f', cfg], { encoding: 'utf8' });
-    if (check.status !== 0) throw new Error(`haproxy -c: ${check.stderr || check.stdout}`);
-    const haproxy = await startListening('haproxy', ['-db', '-f', cfg], passthrough, HAPROXY_PORT, proxies.procs);
+    const haproxy = await startHaproxy(site, proxies, HAPROXY_PORT, HTTPS_PORT);
     const nginxConf = proxies.conf('prod', 'prod-proxy-passthrough');
     const middle: Partial<Record<Path, number>> = {
       passthrough: proxies.procs.find((p) => p.spawnargs.includes(nginxConf))?.pid,

@@ -3,10 +3,12 @@
 // from a map to their stage, then the lab domain suffix to the lab proxy, everything else to
 // the prod proxy, with a PROXY protocol v2 header, connecting from the passthrough's address
 // (the only one the stage proxies trust for client addresses).
-import { writeFileSync } from 'node:fs';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Site, StageName } from '../../tasks/lib/model/types';
+import { startListening, type LoopbackProxies } from '../../test/helpers/loopback-proxies';
 
 export interface HaproxyPlan {
   site: Site;
@@ -55,4 +57,25 @@ export function writeHaproxyConfig(plan: HaproxyPlan): string {
   const file = join(plan.dir, 'haproxy.cfg');
   writeFileSync(file, config.join('\n'));
   return file;
+}
+
+/**
+ * HAProxy beside the loopback passthrough, on its address and `port`, in front of the same stage
+ * proxies; checked with `haproxy -c` first, and stopped with the proxies.
+ */
+export async function startHaproxy(site: Site, proxies: LoopbackProxies, port: number, httpsPort: number): Promise<ChildProcess> {
+  const passthrough = proxies.hosts['prod-proxy-passthrough']!;
+  const dir = join(proxies.dir, 'haproxy');
+  mkdirSync(dir);
+  const cfg = writeHaproxyConfig({
+    site,
+    listen: { address: passthrough, port },
+    bind: passthrough,
+    proxies: { lab: `${proxies.hosts['lab-proxy']}:${httpsPort}`, prod: `${proxies.hosts['prod-proxy']}:${httpsPort}` },
+    prereadSeconds: 5,
+    dir,
+  });
+  const check = spawnSync('haproxy', ['-c', '-q', '-f', cfg], { encoding: 'utf8' });
+  if (check.status !== 0) throw new Error(`haproxy -c: ${check.stderr || check.stdout}`);
+  return startListening('haproxy', ['-db', '-f', cfg], passthrough, port, proxies.procs);
 }

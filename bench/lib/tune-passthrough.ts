@@ -3,13 +3,12 @@
 // files, nothing in templates/), each variant interleaved with HAProxy in the same rounds, so
 // every variant is judged by its ratio to HAProxy under the same machine load. Not part of
 // `npm run bench` (it takes a few minutes); its figures are quoted in the README.
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { loadSite } from '../../tasks/lib/model/index';
-import { startListening, startLoopbackProxies, startNginx, stopProcess } from '../../test/helpers/loopback-proxies';
+import { startLoopbackProxies, startNginx, stopProcess } from '../../test/helpers/loopback-proxies';
 import { treeCpuMs } from './cpu';
-import { writeHaproxyConfig } from './haproxy';
+import { startHaproxy } from './haproxy';
 import { runLoad, type LoadResult, type LoadTarget } from './load';
 import { percentile, table } from './stats';
 
@@ -48,18 +47,7 @@ const site = loadSite(join(import.meta.dirname, '..', '..', 'inventory', 'site.y
 const proxies = await startLoopbackProxies({ site, net: NET, httpPort: HTTP_PORT, httpsPort: HTTPS_PORT, prefix: 'homeprod-tune-', record: false });
 try {
   const passthrough = proxies.hosts['prod-proxy-passthrough']!;
-  const haproxyDir = join(proxies.dir, 'haproxy');
-  mkdirSync(haproxyDir);
-  const cfg = writeHaproxyConfig({
-    site,
-    listen: { address: passthrough, port: HAPROXY_PORT },
-    bind: passthrough,
-    proxies: { lab: `${proxies.hosts['lab-proxy']}:${HTTPS_PORT}`, prod: `${proxies.hosts['prod-proxy']}:${HTTPS_PORT}` },
-    prereadSeconds: 5,
-    dir: haproxyDir,
-  });
-  if (spawnSync('haproxy', ['-c', '-q', '-f', cfg]).status !== 0) throw new Error('haproxy -c failed');
-  const haproxy = await startListening('haproxy', ['-db', '-f', cfg], passthrough, HAPROXY_PORT, proxies.procs);
+  const haproxy = await startHaproxy(site, proxies, HAPROXY_PORT, HTTPS_PORT);
 
   const mainConf = proxies.conf('prod', 'prod-proxy-passthrough');
   const streamConf = join(mainConf, '..', 'homeprod', 'stream', 'passthrough.conf');
