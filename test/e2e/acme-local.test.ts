@@ -53,6 +53,11 @@ describe('tls mode acme on the local platform', () => {
     expectExit(log, 0);
     expect(log.stdout).toMatch(/"GET \/\.well-known\/acme-challenge\/\S+ HTTP\/1\.1" 200/);
 
+    // The placeholders of the first configure are gone once the real certificate is in place.
+    const placeholders = await run('local', 'ssh', 'lab-certbot', '--', 'find', '/var/lib/homeprod/acme/pending', '-mindepth', '1');
+    expectExit(placeholders, 0);
+    expect(placeholders.stdout.trim()).toBe('');
+
     // prod stays on its own CA.
     const prodCa = readFileSync(join(state, 'tls', 'prod-ca.pem'), 'utf8');
     const prodCert = await servedCertificate('whoami.pegasuspad.com', prodCa);
