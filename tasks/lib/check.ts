@@ -21,7 +21,8 @@ export function stageSummary(site: Site, stage: StageName): string[] {
   if (services.length === 0) lines.push('    (none)');
   for (const svc of services) {
     const upstream = `${svc.upstream.host ?? svc.upstream.address}:${svc.upstream.port}`;
-    lines.push(`    ${svc.name}: ${svc.hostnames.join(', ')} → ${passthrough?.name ?? 'passthrough'} → ${proxy?.name ?? '(no stage proxy)'} → ${upstream}`);
+    const certificate = svc.certificate === svc.hostnames[0] ? '' : `  (certificate ${svc.certificate})`;
+    lines.push(`    ${svc.name}: ${svc.hostnames.join(', ')} → ${passthrough?.name ?? 'passthrough'} → ${proxy?.name ?? '(no stage proxy)'} → ${upstream}${certificate}`);
   }
   return lines;
 }

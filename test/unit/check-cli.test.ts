@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { $ } from 'zx';
+import { stageSummary } from '../../tasks/lib/check';
+import { loadSite } from '../../tasks/lib/model';
 
 const check = (...args: string[]) => $({ nothrow: true, env: { ...process.env, CI: '1', NO_COLOR: '1' } })`npx --no-install tsx tasks/check.ts ${args}`;
 
@@ -11,6 +13,13 @@ describe('tasks/check.ts', () => {
     expect(result.stdout).toMatch(/lab-ansible\s+10\.111\.2\.12\s+vmid 5012\s+control-node\s+data: \/var\/lib\/ansible 8G on lab-ansible-data \(95012\)/);
     expect(result.stdout).toContain('whoami-lab: whoami.lab.pegasuspad.com → prod-proxy-passthrough → lab-proxy → lab-whoami:8080');
     expect(result.stdout).toContain('whoami: whoami.pegasuspad.com → prod-proxy-passthrough → prod-proxy → prod-whoami:8080');
+  });
+
+  it('names a shared certificate beside the service, and nothing for one of its own', () => {
+    const site = loadSite();
+    const shared = { ...site, services: site.services.map((s) => (s.name === 'whoami-lab' ? { ...s, certificate: 'lab-apps' } : s)) };
+    expect(stageSummary(shared, 'lab')).toContain('    whoami-lab: whoami.lab.pegasuspad.com → prod-proxy-passthrough → lab-proxy → lab-whoami:8080  (certificate lab-apps)');
+    expect(stageSummary(site, 'lab')).toContain('    whoami-lab: whoami.lab.pegasuspad.com → prod-proxy-passthrough → lab-proxy → lab-whoami:8080');
   });
 
   it('exits 1 with one path: message line per mistake', async () => {
