@@ -15,8 +15,8 @@ const spec = {
   summary:
     'Destroy the stage\'s VMs through Terraform (prod before lab with --stage all). Data disks are kept, so a later\n' +
     '`up` re-attaches them; --destroy-data destroys them too, after you type the stage name (or with --yes).\n' +
-    'To remove a host from the site: `down --host NAME` first, then delete it from the site file (a host deleted\n' +
-    'first keeps running, as its stack is no longer synthesized).',
+    'With --host, only those hosts. A host deleted from the site needs no `down`: `up` destroys its VM and keeps\n' +
+    'its data disk; to destroy that disk, put the host back and run `down --host NAME --destroy-data`.',
   options: {
     stage: { type: 'string' },
     host: { type: 'string', multiple: true },

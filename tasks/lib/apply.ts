@@ -2,8 +2,11 @@
 // applied when data would be lost, then apply (or destroy) in dependency order, data disks
 // first, at most two stacks at a time. `tasks/apply.ts` runs these steps alone, `tasks/up.ts`
 // composes them with the other layers.
+import { existsSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { synthStage } from '../../stacks/main';
+import { AppliedStacks } from './applied-stacks';
 import { EXIT, HomeprodError } from './errors';
 import { controlKey, stateRoot } from './keys';
 import { type Step, type StepTask, taskLog } from './listr';
@@ -71,6 +74,10 @@ export interface ApplyOptions {
 
 export interface StageApplyResult {
   stacks: SynthStack[];
+  /** Applied before, no longer synthesized (their host left the site): destroyed by this run. */
+  orphans: SynthStack[];
+  /** Orphaned data stacks: always kept (their configuration protects them). */
+  keptOrphans: string[];
   /** The last plan of every stack that was planned (skipped data stacks are absent). */
   plans: Record<string, PlanSummary>;
   /** Stacks whose plan waits for their dependencies to be applied. */
@@ -127,8 +134,10 @@ export function applySteps(opts: ApplyOptions): Step<ApplyContext>[] {
         const allowDataDestroy = Boolean(opts.allowDataLoss || (opts.destroy && opts.destroyData));
         const synth = await (opts.synthesize ?? synthesizer())(siteOf(ctx), stage, { allowDataDestroy });
         const stacks = onlyHosts(orderStacks(synth.stacks), siteOf(ctx), stage, opts);
-        ctx.applied = { ...ctx.applied, [stage]: { stacks, plans: {}, deferred: [], changed: false, outputs: [] } };
-        task.title = `Synthesized ${stacks.length} ${stage} stack${stacks.length === 1 ? '' : 's'} into ${synth.outdir}`;
+        const { orphans, keptOrphans } = opts.hosts ? { orphans: [], keptOrphans: [] } : orphansOf(AppliedStacks.of(tf().config.stateDir, stage), synth.stacks);
+        ctx.applied = { ...ctx.applied, [stage]: { stacks, orphans, keptOrphans, plans: {}, deferred: [], changed: false, outputs: [] } };
+        const gone = [...orphans.map((o) => o.name), ...keptOrphans];
+        task.title = `Synthesized ${stacks.length} ${stage} stack${stacks.length === 1 ? '' : 's'} into ${synth.outdir}${gone.length ? `; no longer in the site: ${gone.join(', ')}` : ''}`;
       },
     },
     {
@@ -136,8 +145,18 @@ export function applySteps(opts: ApplyOptions): Step<ApplyContext>[] {
       task: (ctx, task) => {
         const result = resultOf(ctx);
         const planned = new Map(result.stacks.map((s) => [s.name, deferred<PlanSummary | 'deferred' | 'kept'>()]));
+        const orphanPlans = result.orphans.map((stack) => ({
+          title: stack.name,
+          task: async (_ctx: ApplyContext, sub: StepTask<ApplyContext>) => {
+            const log = taskLog(sub);
+            await tf().init(stack, log);
+            const plan = await tf().plan(stack, { destroy: true }, log);
+            result.plans[stack.name] = plan;
+            sub.title = `${stack.name}: its host left the site: ${planLine(plan)}`;
+          },
+        }));
         return task.newListr(
-          result.stacks.map((stack) => ({
+          [...orphanPlans, ...result.stacks.map((stack) => ({
             title: stack.name,
             task: async (_ctx: ApplyContext, sub: StepTask<ApplyContext>) => {
               const done = planned.get(stack.name)!;
@@ -173,7 +192,7 @@ export function applySteps(opts: ApplyOptions): Step<ApplyContext>[] {
                 throw error;
               }
             },
-          })),
+          }))],
           { concurrent: opts.concurrency ?? 2, exitOnError: true },
         );
       },
@@ -187,7 +206,9 @@ export function applySteps(opts: ApplyOptions): Step<ApplyContext>[] {
         const error = allowed ? null : dataLossError(plans, `the ${stage} stage`);
         if (error) throw error;
         const losses = plans.flatMap((p) => p.dataLoss).length;
+        const kept = resultOf(ctx).keptOrphans;
         task.title = losses ? `${losses} data resource${losses === 1 ? '' : 's'} will be destroyed, as asked` : 'No data disk or data VM would be destroyed or replaced';
+        if (kept.length) task.title += `; kept, though their host left the site: ${kept.join(', ')} (to destroy one, put its host back and run down --host NAME --destroy-data)`;
       },
     },
     {
@@ -213,11 +234,18 @@ export function applySteps(opts: ApplyOptions): Step<ApplyContext>[] {
       skip: (ctx) => (hasWork(resultOf(ctx)) ? false : 'Nothing to change'),
       task: (ctx, task) => {
         const result = resultOf(ctx);
-        const applied = new Map(result.stacks.map((s) => [s.name, deferred<void>()]));
-        // Applies wait for dependencies; destroys wait for the stacks that depend on them.
+        const all = [...result.orphans, ...result.stacks];
+        const applied = new Map(all.map((s) => [s.name, deferred<void>()]));
+        const orphan = (stack: SynthStack) => result.orphans.includes(stack);
+        // Applies wait for dependencies, and for the orphans to go first (a new host may take an
+        // old one's address or VMID); destroys wait for the stacks that depend on them.
         const waitsFor = (stack: SynthStack) =>
-          opts.destroy ? result.stacks.filter((other) => other.dependsOn.includes(stack.name)).map((s) => s.name) : stack.dependsOn;
-        const order = opts.destroy ? [...result.stacks].reverse() : result.stacks;
+          opts.destroy
+            ? all.filter((other) => other.dependsOn.includes(stack.name)).map((s) => s.name)
+            : orphan(stack)
+              ? []
+              : [...stack.dependsOn, ...result.orphans.map((o) => o.name)];
+        const order = opts.destroy ? [...all].reverse() : all;
         const hasChanges = (s: SynthStack) => result.deferred.includes(s.name) || (result.plans[s.name] !== undefined && !result.plans[s.name]!.empty);
         for (const stack of order) if (!hasChanges(stack)) applied.get(stack.name)!.resolve();
         return task.newListr(
@@ -242,12 +270,13 @@ export function applySteps(opts: ApplyOptions): Step<ApplyContext>[] {
                   const error = opts.allowDataLoss ? null : dataLossError([plan], stack.name);
                   if (error) throw error;
                 }
+                const destroying = opts.destroy || orphan(stack);
                 if (!plan.empty) {
-                  sub.title = `${stack.name}: ${opts.destroy ? 'destroying' : 'applying'} (${planLine(plan)})`;
+                  sub.title = `${stack.name}: ${destroying ? 'destroying' : 'applying'} (${planLine(plan)})`;
                   await tf().apply(stack, plan, log);
                   result.changed = true;
                 }
-                sub.title = `${stack.name}: ${plan.empty ? 'no changes' : `${opts.destroy ? 'destroyed' : 'applied'} (${planLine(plan)})`}`;
+                sub.title = `${stack.name}: ${plan.empty ? 'no changes' : `${destroying ? 'destroyed' : 'applied'} (${planLine(plan)})`}`;
                 done.resolve();
               } catch (error) {
                 done.reject(error);
@@ -257,6 +286,20 @@ export function applySteps(opts: ApplyOptions): Step<ApplyContext>[] {
           })),
           { concurrent: opts.concurrency ?? 2, exitOnError: true },
         );
+      },
+    },
+    {
+      title: `Record the applied ${stage} stacks`,
+      enabled: () => !opts.dryRun,
+      task: (ctx, task) => {
+        const result = resultOf(ctx);
+        const record = AppliedStacks.of(tf().config.stateDir, stage);
+        // Kept data stacks of a destroy stay recorded; everything else planned is now as planned.
+        const destroyed = [...result.orphans, ...(opts.destroy ? result.stacks.filter((s) => !kept(s)) : [])].map((s) => s.name);
+        record.update(opts.destroy ? [] : result.stacks, destroyed);
+        // Synthesis never writes these again; their configuration was only kept to destroy them.
+        for (const stack of result.orphans) rmSync(stack.dir, { recursive: true, force: true });
+        task.title = `Recorded the applied ${stage} stacks in ${record.file}`;
       },
     },
     {
@@ -280,6 +323,28 @@ export function applySteps(opts: ApplyOptions): Step<ApplyContext>[] {
       },
     },
   ];
+}
+
+/**
+ * The recorded stacks that synthesis no longer produces. VM stacks are destroyed with the
+ * configuration they were applied with; data stacks are kept: that configuration protects them
+ * with prevent_destroy, and losing a disk takes the host back in the site and
+ * `down --host NAME --destroy-data`.
+ */
+function orphansOf(record: AppliedStacks, synthesized: SynthStack[]): { orphans: SynthStack[]; keptOrphans: string[] } {
+  const current = new Set(synthesized.map((s) => s.name));
+  const gone = record.list().filter((s) => !current.has(s.name));
+  const orphans = gone.filter((s) => s.kind === 'vm');
+  for (const stack of orphans) {
+    if (!existsSync(join(stack.dir, 'cdk.tf.json'))) {
+      throw new HomeprodError(
+        `${stack.name}: its host is no longer in the site, and the configuration it was applied with (${stack.dir}/cdk.tf.json) is gone, so Terraform cannot destroy it`,
+        EXIT.precondition,
+        `put the host back and run \`down --host\` before deleting it, or remove its resources by hand and delete its entry from ${record.file}`,
+      );
+    }
+  }
+  return { orphans, keptOrphans: gone.filter((s) => s.kind === 'data').map((s) => s.name) };
 }
 
 /**

@@ -23,6 +23,8 @@ export interface StackRef {
 export interface TerraformConfig {
   /** The terraform/tofu executable (absolute path or a name on PATH). */
   binary: string;
+  /** Where our CLI config and the record of applied stacks live (`<stateDir>/terraform/`). */
+  stateDir: string;
   /** Our CLI config file (TF_CLI_CONFIG_FILE of every call). */
   cliConfigFile: string;
   /** Extra environment for every call, e.g. the PG* variables of the pg state backend. */
@@ -255,7 +257,7 @@ export async function createTerraform(stateDir: string, options: { env?: Record<
   const baseEnv = options.baseEnv ?? process.env;
   const binary = await findTerraform(baseEnv);
   const cliConfigFile = writeCliConfig(stateDir, cliConfigOptions(baseEnv));
-  return new Terraform({ binary, cliConfigFile, env: options.env, baseEnv, signal: options.signal });
+  return new Terraform({ binary, stateDir, cliConfigFile, env: options.env, baseEnv, signal: options.signal });
 }
 
 // ── Plans ──────────────────────────────────────────────────────────────────────────────────

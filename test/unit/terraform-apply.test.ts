@@ -154,6 +154,40 @@ describe('applySteps', () => {
     expect(entries().slice(before + 2)).toEqual(['-lab-app-data-vm.disk']);
   });
 
+  it('destroys the VM stack of a host that left the site and keeps its data stack, even through down --destroy-data', async () => {
+    await run();
+    const before = entries().length;
+    const { app, data } = stacks;
+    delete stacks.app;
+    delete stacks.data;
+    try {
+      const dryRun = await run({ dryRun: true });
+      expect(dryRun.applied!.lab!.orphans.map((s) => s.name)).toEqual(['lab-app-vm']);
+      expect(dryRun.applied!.lab!.plans['lab-app-vm']?.remove).toBe(1);
+      expect(entries()).toHaveLength(before);
+
+      const ctx = await run();
+      expect(entries().slice(before)).toEqual(['-lab-app-vm.vm']);
+      expect(ctx.applied!.lab!.keptOrphans).toEqual(['lab-app-data-vm']);
+      expect(ctx.applied!.lab!.outputs.map((o) => o.name)).toEqual(['lab-proxy']);
+      expect(existsSync(join(outdir, 'stacks', 'lab-app-vm'))).toBe(false);
+      expect(existsSync(join(outdir, 'stacks', 'lab-app-data-vm', 'cdk.tf.json'))).toBe(true);
+
+      const again = await run();
+      expect([again.applied!.lab!.orphans, again.applied!.lab!.keptOrphans, entries().length]).toEqual([[], ['lab-app-data-vm'], before + 1]);
+
+      const down = await run({ destroy: true, destroyData: true });
+      expect(entries().slice(before + 1)).toEqual(['-lab-proxy-vm.vm']);
+      expect(down.applied!.lab!.keptOrphans).toEqual(['lab-app-data-vm']);
+    } finally {
+      Object.assign(stacks, { app, data });
+    }
+    // Back in the site, the host gets a new VM on the data disk that was kept.
+    await run();
+    expect(entries().slice(before + 2).sort()).toEqual(['+lab-app-vm.vm', '+lab-proxy-vm.vm']);
+    expect((await run({ dryRun: true })).applied!.lab!.keptOrphans).toEqual([]);
+  });
+
   it('says when a proxmox cluster does not answer', async () => {
     const proxmox: Site = structuredClone(site);
     proxmox.stages.lab = { ...proxmox.stages.lab, platform: 'proxmox', proxmox: { ...proxmox.stages.lab.proxmox, endpoint: 'https://127.0.0.1:1/' } };
