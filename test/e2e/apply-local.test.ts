@@ -147,6 +147,16 @@ describe('apply on the local platform', () => {
     expect(Object.values(again.applied!.lab!.plans).every((p) => p.empty)).toBe(true);
   }, 120_000);
 
+  test('clean forgets the machines it removed, so the next apply boots them again on the kept disks', async () => {
+    const r = await local(['clean']);
+    expect(r.code).toBe(0);
+    for (const host of labHosts) expect(r.out).toContain(`removed the terraform state of ${host.name}-vm`);
+    expect(r.out).not.toContain('-data-vm');
+    const ctx = await apply();
+    expect(Object.values(ctx.applied!.lab!.plans).filter((p) => !p.empty).map((p) => p.stack).sort()).toEqual(labHosts.map((h) => `${h.name}-vm`).sort());
+    await expectHostnames();
+  }, 300_000);
+
   test('destroy keeps the data disks; --destroy-data removes them', async () => {
     await apply({ destroy: true });
     const status = await local(['status']);

@@ -18,7 +18,9 @@ import { hostByName, localDiskSpec, localVmSpec } from '../helpers/local-site';
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const PREFIX = `hpe${process.pid.toString(36).slice(-4)}`;
 const stateDir = mkdtempSync(join(tmpdir(), 'homeprod-local-e2e-'));
-const env = { ...process.env, HOMEPROD_NS_PREFIX: PREFIX, HOMEPROD_STATE_DIR: stateDir };
+// The state root too: clean removes the terraform state of what it removes, which must never be
+// the project's own.
+const env = { ...process.env, HOMEPROD_NS_PREFIX: PREFIX, HOMEPROD_STATE_DIR: stateDir, HOMEPROD_STATE_ROOT: stateDir };
 const cfg = localConfig(env);
 
 async function freePort(): Promise<number> {

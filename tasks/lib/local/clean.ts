@@ -41,6 +41,21 @@ function ourPropagateDirs(cfg: LocalConfig): string[] {
   return readdirSync(NSPAWN_PROPAGATE_DIR).filter((d) => d.startsWith(`${cfg.nsPrefix}-`));
 }
 
+/**
+ * Terraform's local state of a stack whose resources clean removed: left behind, it would tell
+ * the next `up` that the machine (or disk) still exists, and nothing would create it again.
+ */
+function forgetState(cfg: LocalConfig, stack: string, say: Say): void {
+  if (!existsSync(cfg.terraformStateDir)) return;
+  for (const stage of readdirSync(cfg.terraformStateDir, { withFileTypes: true }).filter((d) => d.isDirectory())) {
+    const file = join(cfg.terraformStateDir, stage.name, `${stack}.tfstate`);
+    if (!existsSync(file)) continue;
+    rmSync(file, { force: true });
+    rmSync(`${file}.backup`, { force: true });
+    say(`removed the terraform state of ${stack}`);
+  }
+}
+
 export async function clean(cfg: LocalConfig, opts: { destroyData: boolean }, say: Say): Promise<void> {
   const p = paths(cfg);
   for (const f of listForwards(cfg)) {
@@ -55,6 +70,7 @@ export async function clean(cfg: LocalConfig, opts: { destroyData: boolean }, sa
       await stopMachine(cfg, host, machineSpec(cfg, host)?.vmid);
       rmSync(p.vmDir(host), { recursive: true, force: true });
       say(`removed machine ${host}`);
+      forgetState(cfg, `${host}-vm`, say);
     }
   }
   await killAndWait(strayProcesses(cfg));
@@ -70,6 +86,8 @@ export async function clean(cfg: LocalConfig, opts: { destroyData: boolean }, sa
   rmSync(p.locksDir, { recursive: true, force: true });
   if (existsSync(p.sshDir)) await rebuildKnownHosts(cfg);
   if (opts.destroyData && existsSync(p.disksDir)) {
+    // A disk's directory is named by its data VM, whose stack is <data VM>-vm.
+    for (const owner of readdirSync(p.disksDir)) forgetState(cfg, `${owner}-vm`, say);
     rmSync(p.disksDir, { recursive: true, force: true });
     say('destroyed all data disks');
   }

@@ -12,6 +12,8 @@ export interface LocalConfig {
   cacheDir: string;
   /** Namespace prefix (HOMEPROD_NS_PREFIX, default "hp"): lower-case letters and digits. */
   nsPrefix: string;
+  /** Terraform's local state, <stage>/<stack>.tfstate: <state root>/terraform, as synthesis writes it. */
+  terraformStateDir: string;
 }
 
 const PROJECT_ROOT = resolve(import.meta.dirname, '..', '..', '..');
@@ -25,10 +27,12 @@ export function localConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
       EXIT.usage,
     );
   }
+  const stateRoot = resolve(env.HOMEPROD_STATE_ROOT || resolve(PROJECT_ROOT, '.state'));
   return {
-    stateDir: resolve(env.HOMEPROD_STATE_DIR || resolve(env.HOMEPROD_STATE_ROOT || resolve(PROJECT_ROOT, '.state'), 'local')),
+    stateDir: resolve(env.HOMEPROD_STATE_DIR || resolve(stateRoot, 'local')),
     cacheDir: resolve(env.HOMEPROD_CACHE_DIR || '/var/cache/homeprod'),
     nsPrefix,
+    terraformStateDir: resolve(stateRoot, 'terraform'),
   };
 }
 
