@@ -13,6 +13,9 @@ export function stateRoot(env: NodeJS.ProcessEnv = process.env): string {
   return resolve(env.HOMEPROD_STATE_ROOT || join(PROJECT_ROOT, '.state'));
 }
 
+/** Terraform's local state, <stage>/<stack>.tfstate, under a state root. */
+export const tfStateDir = (root: string) => join(root, 'terraform');
+
 export interface KeyPair {
   privateKey: string;
   publicKey: string;

@@ -2,11 +2,11 @@
 // everything that shapes a stage: the normalized site model, the stacks, the templates and
 // the Ansible roles, hashed file by file so the gate can show what changes.
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { writeFileAtomic } from './local/files';
 import { PROJECT_ROOT, stateRoot } from './keys';
-import type { Site, StageName } from './model/types';
+import { STAGES, type Site, type StageName } from './model/types';
 
 /** Project directories whose files shape a stage. */
 export const SHAPING_DIRS = ['stacks', 'templates', 'ansible'];
@@ -47,7 +47,22 @@ export function changedInputs(before: Pick<ContentSnapshot, 'files'> | null, aft
   return [...keys].filter((k) => before.files[k] !== after.files[k]).sort();
 }
 
-const recordFile = (kind: 'verified' | 'run', stage: StageName, env?: NodeJS.ProcessEnv) => join(stateRoot(env), 'runs', `${stage}-${kind}.json`);
+const runsDir = (root: string) => join(root, 'runs');
+const recordFile = (kind: 'verified' | 'run', stage: StageName, env?: NodeJS.ProcessEnv) => join(runsDir(stateRoot(env)), `${stage}-${kind}.json`);
+
+/**
+ * Forgets that stages were configured, for `local.ts clean` (the machines are gone): the next
+ * `up` then treats each as never brought up, so lab waits for prod's passthrough again. What
+ * verified stays recorded: it did verify, and prod may still receive it.
+ */
+export function forgetConfigured(root: string): StageName[] {
+  return STAGES.filter((stage) => {
+    const file = join(runsDir(root), `${stage}-run.json`);
+    if (!existsSync(file)) return false;
+    rmSync(file, { force: true });
+    return true;
+  });
+}
 
 export function readRecord(kind: 'verified' | 'run', stage: StageName, env?: NodeJS.ProcessEnv): RunRecord | null {
   try {

@@ -2,12 +2,12 @@
 import { join } from 'node:path';
 import { ensureStateDir } from '../../stacks/backend';
 import { synthStage, type SynthOptions, type SynthResult } from '../../stacks/main';
-import { stateRoot } from './keys';
+import { stateRoot, tfStateDir } from './keys';
 import type { Step } from './listr';
 import type { Platform, Site, StageName } from './model/types';
 
 /** Terraform state of local-backend stages (never inside cdktf.out): <state root>/terraform. */
-export const defaultTfStateDir = (env: NodeJS.ProcessEnv = process.env) => join(stateRoot(env), 'terraform');
+export const defaultTfStateDir = (env: NodeJS.ProcessEnv = process.env) => tfStateDir(stateRoot(env));
 
 export interface SynthContext {
   site: Site;

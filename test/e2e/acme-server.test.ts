@@ -13,7 +13,7 @@ import { type LocalConfig, names } from '../../tasks/lib/local/config';
 import { cmdline, inNetns, killAndWait } from '../../tasks/lib/local/proc';
 
 const stateDir = mkdtempSync(join(tmpdir(), 'homeprod-acme-'));
-const cfg: LocalConfig = { stateDir, cacheDir: '/nonexistent', nsPrefix: 'hpacs', terraformStateDir: join(stateDir, 'terraform') };
+const cfg: LocalConfig = { stateDir, cacheDir: '/nonexistent', nsPrefix: 'hpacs', stateRoot: stateDir };
 const router = names(cfg).router;
 const spec = { stage: 'lab', gateway: '10.251.2.1', passthrough: '10.251.1.10' };
 const record = () => JSON.parse(readFileSync(join(cfg.stateDir, 'acme', 'lab', 'processes.json'), 'utf8')) as { pebblePid: number; challtestsrvPid: number };

@@ -3,7 +3,7 @@ import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSite } from '../../tasks/lib/model';
-import { checkPromotion, contentSnapshot, recordVerified } from '../../tasks/lib/promotion';
+import { checkPromotion, contentSnapshot, forgetConfigured, readRecord, recordConfigured, recordVerified } from '../../tasks/lib/promotion';
 
 describe('lab → prod promotion', () => {
   const root = mkdtempSync(join(tmpdir(), 'homeprod-promo-'));
@@ -33,5 +33,19 @@ describe('lab → prod promotion', () => {
     const after = contentSnapshot(more, root);
     recordVerified('lab', after, env);
     expect(checkPromotion(after, env)).toEqual({ allowed: true, changes: ['site'] });
+  });
+});
+
+describe('forgetConfigured (local clean)', () => {
+  it('forgets that stages were configured and keeps what verified', () => {
+    const root = mkdtempSync(join(tmpdir(), 'homeprod-forget-'));
+    const env = { HOMEPROD_STATE_ROOT: root };
+    const snapshot = { hash: 'h', files: {} };
+    recordVerified('lab', snapshot, env);
+    recordConfigured('prod', snapshot, env);
+    expect(forgetConfigured(root)).toEqual(['lab', 'prod']);
+    expect([readRecord('run', 'lab', env), readRecord('run', 'prod', env)]).toEqual([null, null]);
+    expect(readRecord('verified', 'lab', env)?.hash).toBe('h');
+    expect(forgetConfigured(root)).toEqual([]);
   });
 });

@@ -5,6 +5,8 @@
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT, HomeprodError } from '../errors';
+import { forgetConfigured } from '../promotion';
+import { tfStateDir } from '../keys';
 import { acmeStages, stopAcmeServer } from './acme';
 import { type LocalConfig, names, paths } from './config';
 import { listForwards, stopForward } from './forward';
@@ -46,9 +48,10 @@ function ourPropagateDirs(cfg: LocalConfig): string[] {
  * the next `up` that the machine (or disk) still exists, and nothing would create it again.
  */
 function forgetState(cfg: LocalConfig, stack: string, say: Say): void {
-  if (!existsSync(cfg.terraformStateDir)) return;
-  for (const stage of readdirSync(cfg.terraformStateDir, { withFileTypes: true }).filter((d) => d.isDirectory())) {
-    const file = join(cfg.terraformStateDir, stage.name, `${stack}.tfstate`);
+  const dir = tfStateDir(cfg.stateRoot);
+  if (!existsSync(dir)) return;
+  for (const stage of readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory())) {
+    const file = join(dir, stage.name, `${stack}.tfstate`);
     if (!existsSync(file)) continue;
     rmSync(file, { force: true });
     rmSync(`${file}.backup`, { force: true });
@@ -82,6 +85,7 @@ export async function clean(cfg: LocalConfig, opts: { destroyData: boolean }, sa
   }
   for (const link of await removeStrayLinks(cfg)) say(`deleted stray link ${link}`);
   for (const dir of ourPropagateDirs(cfg)) removeEmptyDir(join(NSPAWN_PROPAGATE_DIR, dir));
+  for (const stage of forgetConfigured(cfg.stateRoot)) say(`forgot that ${stage} was configured: the next up brings it up from the start`);
   rmSync(p.forwardsDir, { recursive: true, force: true });
   rmSync(p.locksDir, { recursive: true, force: true });
   if (existsSync(p.sshDir)) await rebuildKnownHosts(cfg);

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { EXIT, HomeprodError } from '../errors';
+import { stateRoot } from '../keys';
 
 export interface LocalConfig {
   /** Machines, keys, forwards, data disks: <project>/.state/local unless HOMEPROD_STATE_DIR. */
@@ -12,11 +13,9 @@ export interface LocalConfig {
   cacheDir: string;
   /** Namespace prefix (HOMEPROD_NS_PREFIX, default "hp"): lower-case letters and digits. */
   nsPrefix: string;
-  /** Terraform's local state, <stage>/<stack>.tfstate: <state root>/terraform, as synthesis writes it. */
-  terraformStateDir: string;
+  /** The state root (HOMEPROD_STATE_ROOT, default <project>/.state): Terraform's local state and the run records. */
+  stateRoot: string;
 }
-
-const PROJECT_ROOT = resolve(import.meta.dirname, '..', '..', '..');
 
 export function localConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
   const nsPrefix = env.HOMEPROD_NS_PREFIX || 'hp';
@@ -27,12 +26,12 @@ export function localConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
       EXIT.usage,
     );
   }
-  const stateRoot = resolve(env.HOMEPROD_STATE_ROOT || resolve(PROJECT_ROOT, '.state'));
+  const root = stateRoot(env);
   return {
-    stateDir: resolve(env.HOMEPROD_STATE_DIR || resolve(stateRoot, 'local')),
+    stateDir: resolve(env.HOMEPROD_STATE_DIR || resolve(root, 'local')),
     cacheDir: resolve(env.HOMEPROD_CACHE_DIR || '/var/cache/homeprod'),
     nsPrefix,
-    terraformStateDir: resolve(stateRoot, 'terraform'),
+    stateRoot: root,
   };
 }
 
