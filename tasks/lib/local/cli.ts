@@ -20,7 +20,8 @@ Usage:
   npx tsx tasks/local.ts status                    machines with address, state, data disks; forwards
   npx tsx tasks/local.ts ssh <host> [-- command]   a shell, or a command, on a machine
   npx tsx tasks/local.ts clean [--destroy-data]    remove every machine, namespace, process, forward
-                                                   (data disks only with --destroy-data)
+                                                   (data disks only with --destroy-data), and the
+                                                   terraform state of what it removed
   npx tsx tasks/local.ts start [host...]           boot machines that exist but are stopped (after a reboot)
   npx tsx tasks/local.ts image                     build the image now (otherwise the first vm create does)
   npx tsx tasks/local.ts vm create|destroy         spec in HOMEPROD_VM (JSON); Terraform runs these
