@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { HomeprodError } from './errors';
+import { tfStateDir } from './keys';
 import { writeFileAtomic } from './local/files';
 import type { StageName } from './model/types';
 
@@ -25,7 +26,7 @@ export class AppliedStacks {
 
   /** The record of `stage` for the runner whose state dir is `stateDir`. */
   static of(stateDir: string, stage: StageName): AppliedStacks {
-    return new AppliedStacks(join(stateDir, 'terraform', `applied-${stage}.json`));
+    return new AppliedStacks(join(tfStateDir(stateDir), `applied-${stage}.json`));
   }
 
   list(): AppliedStack[] {

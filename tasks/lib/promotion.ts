@@ -47,8 +47,8 @@ export function changedInputs(before: Pick<ContentSnapshot, 'files'> | null, aft
   return [...keys].filter((k) => before.files[k] !== after.files[k]).sort();
 }
 
-const runsDir = (root: string) => join(root, 'runs');
-const recordFile = (kind: 'verified' | 'run', stage: StageName, env?: NodeJS.ProcessEnv) => join(runsDir(stateRoot(env)), `${stage}-${kind}.json`);
+const recordPath = (root: string, kind: 'verified' | 'run', stage: StageName) => join(root, 'runs', `${stage}-${kind}.json`);
+const recordFile = (kind: 'verified' | 'run', stage: StageName, env?: NodeJS.ProcessEnv) => recordPath(stateRoot(env), kind, stage);
 
 /**
  * Forgets that stages were configured, for `local.ts clean` (the machines are gone): the next
@@ -57,7 +57,7 @@ const recordFile = (kind: 'verified' | 'run', stage: StageName, env?: NodeJS.Pro
  */
 export function forgetConfigured(root: string): StageName[] {
   return STAGES.filter((stage) => {
-    const file = join(runsDir(root), `${stage}-run.json`);
+    const file = recordPath(root, 'run', stage);
     if (!existsSync(file)) return false;
     rmSync(file, { force: true });
     return true;

@@ -8,6 +8,7 @@ import { $, which } from 'zx';
 import { z } from 'zod';
 import { providerMirrorDir } from '../../stacks/terraform-offline';
 import { EXIT, HomeprodError } from './errors';
+import { tfStateDir } from './keys';
 import type { HostOutput } from './model/types';
 import { HostOutputSchema } from './model/host-output';
 
@@ -103,7 +104,7 @@ export function cliConfigText(options: CliConfigOptions): string {
 
 /** Writes our CLI config (0600, atomically) under `<stateDir>/terraform/` and returns its path. */
 export function writeCliConfig(stateDir: string, options: CliConfigOptions = cliConfigOptions()): string {
-  const dir = join(stateDir, 'terraform');
+  const dir = tfStateDir(stateDir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   mkdirSync(options.pluginDir, { recursive: true, mode: 0o700 });
   const file = join(dir, 'cli.tfrc');
