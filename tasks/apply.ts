@@ -16,7 +16,8 @@ const spec = {
     'Synthesize the stage\'s stacks and apply them with Terraform in dependency order (data disks first), printing\n' +
     'one line of plan summary per stack; then read every VM\'s `host` output. Stops before anything is applied when a\n' +
     'plan would destroy or replace a data disk or data VM. The VM of a host deleted from the site is destroyed; its data\n' +
-    'disk is kept. With --destroy: destroy the VMs in reverse order and keep the data disks. Terraform downloads nothing: Proxmox stages need the bpg/proxmox provider in .cache/terraform/providers\n' +
+    'disk is kept. With --destroy: destroy the VMs in reverse order and keep the data disks.\n' +
+    'Terraform downloads nothing: Proxmox stages need the bpg/proxmox provider in .cache/terraform/providers\n' +
     '(or HOMEPROD_TF_PLUGIN_DIR, or HOMEPROD_TF_REGISTRY=direct) and a reachable cluster. HOMEPROD_TF picks terraform or tofu.',
   options: {
     stage: { type: 'string' },
