@@ -6,11 +6,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { clean } from '../tasks/lib/local/clean';
-import { localConfig, type LocalConfig } from '../tasks/lib/local/config';
-import { createDisk } from '../tasks/lib/local/disk';
-import { createMachine } from '../tasks/lib/local/machine';
-import { preflight } from '../tasks/lib/local/preflight';
+import { clean } from '../tasks/lib/platform/local/clean';
+import { localConfig, type LocalConfig } from '../tasks/lib/platform/local/config';
+import { createDisk } from '../tasks/lib/platform/local/disk';
+import { createMachine } from '../tasks/lib/platform/local/machine';
+import { preflight } from '../tasks/lib/platform/local/preflight';
 import { loadSite } from '../tasks/lib/model/index';
 import { localDiskSpec, localVmSpec } from '../test/helpers/local-site';
 

@@ -1,14 +1,12 @@
 // Synthesizes one stage's stacks and applies (or destroys) them with real Terraform, data
 // disks first, with one line of plan summary per stack.
-import { join } from 'node:path';
 import { applySteps, type ApplyContext } from './lib/apply';
-import { helpText, oneOf, parseFlags, runMain } from './lib/cli';
-import { EXIT, HomeprodError } from './lib/errors';
-import { stateRoot } from './lib/keys';
-import { runSteps } from './lib/listr';
-import { acquireLock } from './lib/lock';
-import { DEFAULT_SITE_FILE, loadSite, STAGES } from './lib/model/index';
-import { canPrompt, confirmInTask } from './lib/prompts';
+import { loadSite } from './lib/model/index';
+import { acquireRunLock } from './lib/shared/lock';
+import { command, oneStage, siteFile, siteFlag, stageFlag, verboseFlag, yesFlag } from './lib/ui/cli';
+import { EXIT, HomeprodError } from './lib/ui/errors';
+import { runSteps } from './lib/ui/listr';
+import { canPrompt, confirmInTask } from './lib/ui/prompts';
 
 const spec = {
   usage: 'npx tsx tasks/apply.ts --stage lab|prod [--destroy [--destroy-data]] [--allow-data-loss] [--dry-run] [--yes] [--site FILE] [--verbose]',
@@ -19,35 +17,23 @@ const spec = {
     'disk is kept. With --destroy: destroy the VMs in reverse order and keep the data disks.\n' +
     'Terraform downloads nothing: Proxmox stages need the bpg/proxmox provider in .cache/terraform/providers\n' +
     '(or HOMEPROD_TF_PLUGIN_DIR, or HOMEPROD_TF_REGISTRY=direct) and a reachable cluster. HOMEPROD_TF picks terraform or tofu.',
-  options: {
-    stage: { type: 'string' },
-    destroy: { type: 'boolean' },
-    'destroy-data': { type: 'boolean' },
-    'allow-data-loss': { type: 'boolean' },
-    'dry-run': { type: 'boolean' },
-    yes: { type: 'boolean', short: 'y' },
-    site: { type: 'string' },
-    verbose: { type: 'boolean' },
-  },
-  optionHelp: {
-    stage: 'lab or prod',
-    destroy: 'destroy the stage\'s VMs instead of applying',
-    'destroy-data': 'with --destroy: destroy the data disks too (their data is lost)',
-    'allow-data-loss': 'apply even when a plan destroys or replaces a data disk or data VM',
-    'dry-run': 'plan only; change nothing',
-    yes: 'do not ask for confirmation (required without a terminal)',
-    site: `site file (default ${DEFAULT_SITE_FILE})`,
-    verbose: 'plain, line-by-line output including Terraform\'s',
+  flags: {
+    ...stageFlag(),
+    destroy: { type: 'boolean', help: 'destroy the stage\'s VMs instead of applying' },
+    'destroy-data': { type: 'boolean', help: 'with --destroy: destroy the data disks too (their data is lost)' },
+    'allow-data-loss': { type: 'boolean', help: 'apply even when a plan destroys or replaces a data disk or data VM' },
+    'dry-run': { type: 'boolean', help: 'plan only; change nothing' },
+    ...yesFlag(),
+    ...siteFlag,
+    ...verboseFlag('plain, line-by-line output including Terraform\'s'),
   },
 } as const;
 
-await runMain(async (out) => {
-  const { values } = parseFlags(spec);
-  if (values.help) return out.line(helpText(spec));
-  const stage = oneOf('stage', values.stage, STAGES);
+await command(spec, async (values, out) => {
+  const stage = oneStage(values);
   if (values['destroy-data'] && !values.destroy) throw new HomeprodError('--destroy-data only goes with --destroy', EXIT.usage);
-  const site = loadSite(values.site ?? DEFAULT_SITE_FILE);
-  const lock = values['dry-run'] ? null : acquireLock(join(stateRoot(), 'run.lock'), 'homeprod run');
+  const site = loadSite(siteFile(values));
+  const lock = values['dry-run'] ? null : acquireRunLock();
   try {
     const ctx = await runSteps<ApplyContext>(
       applySteps({

@@ -2,15 +2,15 @@
 // configs, send them with ansible/ to the control node, run the playbooks there, and print
 // the changed count per host (a converged stage shows 0 everywhere).
 import { join } from 'node:path';
-import { type ConfigureContext, configureSteps, promptPassphrase } from './lib/ansible';
-import { helpText, oneOf, parseFlags, runMain } from './lib/cli';
-import { EXIT, HomeprodError } from './lib/errors';
-import { stateRoot } from './lib/keys';
-import { runSteps, type Step } from './lib/listr';
-import { acquireLock } from './lib/lock';
-import { DEFAULT_SITE_FILE, loadSite, STAGES } from './lib/model/index';
-import { canPrompt, confirmInTask } from './lib/prompts';
+import { type ConfigureContext, configureSteps, promptPassphrase } from './lib/configure';
+import { loadSite } from './lib/model/index';
 import { outputsFromModel, readOutputsFile, renderSteps, type RenderContext } from './lib/render/index';
+import { acquireRunLock } from './lib/shared/lock';
+import { stateRoot } from './lib/shared/paths';
+import { command, oneStage, siteFile, siteFlag, stageFlag, verboseFlag, yesFlag } from './lib/ui/cli';
+import { EXIT, HomeprodError } from './lib/ui/errors';
+import { runSteps, type Step } from './lib/ui/listr';
+import { canPrompt, confirmInTask } from './lib/ui/prompts';
 
 const spec = {
   usage: 'npx tsx tasks/configure.ts --stage lab|prod [--yes] [--check] [--site FILE] [--outputs FILE] [--out DIR] [--verbose]',
@@ -21,33 +21,22 @@ const spec = {
     'HOMEPROD_VAULT_PASSWORD_FILE_<STAGE>, else .state/vault/<stage>.pass, made once) on the node\'s data disk.\n' +
     'A node whose key is passphrase-protected and not unlocked asks for the passphrase in a terminal, and stops\n' +
     'otherwise. Without --outputs the host addresses come from the site model (what terraform outputs on the local platform).',
-  options: {
-    stage: { type: 'string' },
-    yes: { type: 'boolean', short: 'y' },
-    check: { type: 'boolean' },
-    site: { type: 'string' },
-    outputs: { type: 'string' },
-    out: { type: 'string' },
-    verbose: { type: 'boolean' },
-  },
-  optionHelp: {
-    stage: 'lab or prod',
-    yes: 'do not ask for confirmation (required without a terminal)',
-    check: 'ansible-playbook --check --diff: show what would change, change nothing',
-    site: `site file (default ${DEFAULT_SITE_FILE})`,
-    outputs: 'JSON of the applied hosts: a HostOutput list, or stack name -> `terraform output -json`',
-    out: 'render directory (default .state/rendered/<stage>, as up uses)',
-    verbose: 'plain, line-by-line output including ansible-playbook\'s',
+  flags: {
+    ...stageFlag(),
+    ...yesFlag(),
+    check: { type: 'boolean', help: 'ansible-playbook --check --diff: show what would change, change nothing' },
+    ...siteFlag,
+    outputs: { type: 'string', help: 'JSON of the applied hosts: a HostOutput list, or stack name -> `terraform output -json`' },
+    out: { type: 'string', help: 'render directory (default .state/rendered/<stage>, as up uses)' },
+    ...verboseFlag('plain, line-by-line output including ansible-playbook\'s'),
   },
 } as const;
 
 type Ctx = ConfigureContext & RenderContext;
 
-await runMain(async (out) => {
-  const { values } = parseFlags(spec);
-  if (values.help) return out.line(helpText(spec));
-  const stage = oneOf('stage', values.stage, STAGES);
-  const site = loadSite(values.site ?? DEFAULT_SITE_FILE);
+await command(spec, async (values, out) => {
+  const stage = oneStage(values);
+  const site = loadSite(siteFile(values));
   const outputs = values.outputs ? readOutputsFile(values.outputs) : outputsFromModel(site);
   const interactive = canPrompt();
   if (!values.yes && !values.check && !interactive) {
@@ -62,17 +51,13 @@ await runMain(async (out) => {
       }
     },
   };
-  const lock = values.check ? null : acquireLock(join(stateRoot(), 'run.lock'), 'homeprod run');
+  const lock = values.check ? null : acquireRunLock();
   try {
     const ctx = await runSteps<Ctx>(
       [
         ...(renderSteps(stage, { outDir: values.out ?? join(stateRoot(), 'rendered', stage) }) as Step<Ctx>[]),
         confirmStep,
-        ...(configureSteps({
-          stage,
-          askPassphrase: interactive ? promptPassphrase : undefined,
-          extraArgs: values.check ? ['--check', '--diff'] : undefined,
-        }) as Step<Ctx>[]),
+        ...(configureSteps({ stage, askPassphrase: interactive ? promptPassphrase : undefined, extraArgs: values.check ? ['--check', '--diff'] : undefined }) as Step<Ctx>[]),
       ],
       { site, outputs },
       { verbose: values.verbose },

@@ -1,14 +1,12 @@
 // Destroys the VMs of a stage through Terraform; data disks only when asked, with a typed
 // confirmation of the stage name.
-import { join } from 'node:path';
 import { applySteps, type ApplyContext } from './lib/apply';
-import { helpText, oneOf, parseFlags, runMain } from './lib/cli';
-import { EXIT, HomeprodError } from './lib/errors';
-import { stateRoot } from './lib/keys';
-import { runSteps, type Step } from './lib/listr';
-import { acquireLock } from './lib/lock';
-import { DEFAULT_SITE_FILE, loadSite, STAGES, type StageName } from './lib/model';
-import { canPrompt, confirmInTask, terminalPrompter } from './lib/prompts';
+import { loadSite, type StageName } from './lib/model';
+import { acquireRunLock } from './lib/shared/lock';
+import { command, siteFile, siteFlag, stageFlag, stagesOf, verboseFlag, yesFlag } from './lib/ui/cli';
+import { EXIT, HomeprodError } from './lib/ui/errors';
+import { runSteps, type Step } from './lib/ui/listr';
+import { canPrompt, confirmInTask, terminalPrompter } from './lib/ui/prompts';
 
 const spec = {
   usage: 'npx tsx tasks/down.ts [--stage lab|prod|all] [--host NAME ...] [--yes] [--destroy-data] [--site FILE] [--verbose]',
@@ -17,36 +15,26 @@ const spec = {
     '`up` re-attaches them; --destroy-data destroys them too, after you type the stage name (or with --yes).\n' +
     'With --host, only those hosts. A host deleted from the site needs no `down`: `up` destroys its VM and keeps\n' +
     'its data disk; to destroy that disk, put the host back and run `down --host NAME --destroy-data`.',
-  options: {
-    stage: { type: 'string' },
-    host: { type: 'string', multiple: true },
-    yes: { type: 'boolean', short: 'y' },
-    'destroy-data': { type: 'boolean' },
-    site: { type: 'string' },
-    verbose: { type: 'boolean' },
-  },
-  optionHelp: {
-    stage: 'lab, prod or all (default all)',
-    host: 'only this host\'s VM (and, with --destroy-data, its data disk); repeat for more hosts',
-    yes: 'do not ask (with --destroy-data: also skips typing the stage name)',
-    'destroy-data': 'also destroy the data disks: their data is lost',
-    site: `site file (default ${DEFAULT_SITE_FILE})`,
-    verbose: 'plain, line-by-line output including Terraform\'s',
+  flags: {
+    ...stageFlag('lab, prod or all (default all)'),
+    host: { type: 'string', multiple: true, help: 'only this host\'s VM (and, with --destroy-data, its data disk); repeat for more hosts' },
+    ...yesFlag('do not ask (with --destroy-data: also skips typing the stage name)'),
+    'destroy-data': { type: 'boolean', help: 'also destroy the data disks: their data is lost' },
+    ...siteFlag,
+    ...verboseFlag('plain, line-by-line output including Terraform\'s'),
   },
 } as const;
 
-await runMain(async (out) => {
-  const { values } = parseFlags(spec);
-  if (values.help) return out.line(helpText(spec));
-  const which = oneOf('stage', values.stage, [...STAGES, 'all'] as const, 'all');
-  const site = loadSite(values.site ?? DEFAULT_SITE_FILE);
+await command(spec, async (values, out) => {
+  const chosen = stagesOf(values, ['prod', 'lab']);
+  const site = loadSite(siteFile(values));
   const hosts = values.host?.map((name) => {
     const host = site.hosts.find((h) => h.name === name);
     if (!host) throw new HomeprodError(`--host ${name}: no such host in ${site.file}`, EXIT.usage);
-    if (which !== 'all' && host.stage !== which) throw new HomeprodError(`--host ${name}: in stage ${host.stage}, not ${which}`, EXIT.usage);
+    if (!chosen.includes(host.stage)) throw new HomeprodError(`--host ${name}: in stage ${host.stage}, not ${chosen.join(', ')}`, EXIT.usage);
     return host;
   });
-  const stages: StageName[] = (which === 'all' ? (['prod', 'lab'] as const) : [which]).filter((stage) => !hosts || hosts.some((h) => h.stage === stage));
+  const stages: StageName[] = chosen.filter((stage) => !hosts || hosts.some((h) => h.stage === stage));
   const hostsOf = (stage: StageName) => hosts?.filter((h) => h.stage === stage).map((h) => h.name);
   const destroyData = Boolean(values['destroy-data']);
   if (destroyData && !values.yes) {
@@ -56,7 +44,7 @@ await runMain(async (out) => {
       if (typed.trim() !== stage) throw new HomeprodError(`not destroyed: typed "${typed.trim()}", not "${stage}"`, EXIT.refused);
     }
   }
-  const lock = acquireLock(join(stateRoot(), 'run.lock'), 'homeprod run');
+  const lock = acquireRunLock();
   try {
     const steps: Step<ApplyContext>[] = stages.map((stage) => ({
       title: `Destroy the ${stage} VMs${destroyData ? ' and data disks' : ''}${hostsOf(stage) ? ` of ${hostsOf(stage)!.join(', ')}` : ''}`,

@@ -1,10 +1,10 @@
 // Checks every service of a stage for real, from outside: through the passthrough (on the local
 // platform, through the emulated NAT on loopback). Exit 1 with one line per failing check.
-import { helpText, oneOf, parseFlags, runMain } from './lib/cli';
-import { EXIT, HomeprodError } from './lib/errors';
-import { runSteps } from './lib/listr';
-import { DEFAULT_SITE_FILE, loadSite, STAGES } from './lib/model';
+import { loadSite } from './lib/model';
 import { outputsFromModel, readOutputsFile } from './lib/render';
+import { command, oneStage, siteFile, siteFlag, stageFlag, verboseFlag } from './lib/ui/cli';
+import { EXIT, HomeprodError } from './lib/ui/errors';
+import { runSteps } from './lib/ui/listr';
 import { failureLines, resultTable, verifySteps, type VerifyContext } from './lib/verify';
 
 const spec = {
@@ -14,20 +14,17 @@ const spec = {
     'the loopback forward), trusting the stage CA that configure fetched. Each name must present its own\n' +
     'certificate and be answered by its backend via the stage\'s proxy, which must have seen the client\'s address\n' +
     'through the PROXY protocol; an unknown name and a client without SNI must reach nothing.',
-  options: { stage: { type: 'string' }, site: { type: 'string' }, outputs: { type: 'string' }, verbose: { type: 'boolean' } },
-  optionHelp: {
-    stage: 'lab or prod',
-    site: `site file (default ${DEFAULT_SITE_FILE})`,
-    outputs: 'JSON of the applied hosts (default: the addresses the site model gives them)',
-    verbose: 'plain, line-by-line output',
+  flags: {
+    ...stageFlag(),
+    ...siteFlag,
+    outputs: { type: 'string', help: 'JSON of the applied hosts (default: the addresses the site model gives them)' },
+    ...verboseFlag(),
   },
 } as const;
 
-await runMain(async (out) => {
-  const { values } = parseFlags(spec);
-  if (values.help) return out.line(helpText(spec));
-  const stage = oneOf('stage', values.stage, STAGES);
-  const site = loadSite(values.site ?? DEFAULT_SITE_FILE);
+await command(spec, async (values, out) => {
+  const stage = oneStage(values);
+  const site = loadSite(siteFile(values));
   const outputs = values.outputs ? readOutputsFile(values.outputs) : outputsFromModel(site);
   const ctx = await runSteps<VerifyContext>(verifySteps({ stage }), { site, outputs }, { verbose: values.verbose });
   const results = ctx.verified?.[stage] ?? [];

@@ -3,8 +3,8 @@
 // the disk directories. Built-in resource, no provider: `terraform init` works offline.
 import { Construct } from 'constructs';
 import { DataResource, Token } from 'cdktn';
-import type { LocalDiskSpec } from '../../tasks/lib/local/spec';
-import { LOCAL_DISK_ENV } from '../../tasks/lib/local/spec';
+import type { LocalDiskSpec } from '../../tasks/lib/platform/local/spec';
+import { LOCAL_DISK_ENV } from '../../tasks/lib/platform/local/spec';
 import type { Host, Stage } from '../../tasks/lib/model/types';
 import { NEVER_START_TAG } from './data-disk-vm';
 import { FACTS, type DataVmFacts, type HasFacts } from './facts';

@@ -3,8 +3,8 @@
 // reference, so this stack cannot be applied before its data disks exist.
 import { Construct } from 'constructs';
 import { DataResource } from 'cdktn';
-import type { LocalVmSpec } from '../../tasks/lib/local/spec';
-import { LOCAL_VM_ENV } from '../../tasks/lib/local/spec';
+import type { LocalVmSpec } from '../../tasks/lib/platform/local/spec';
+import { LOCAL_VM_ENV } from '../../tasks/lib/platform/local/spec';
 import type { Host, Stage } from '../../tasks/lib/model/types';
 import { FACTS, type HasFacts, type VmFacts } from './facts';
 import { localExec } from './local-exec';

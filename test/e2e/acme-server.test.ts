@@ -7,10 +7,11 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { $ } from 'zx';
-import { acmeRoot, acmeStages, ensureAcmeServer, reachableFromRouter, stopAcmeServer } from '../../tasks/lib/local/acme';
-import { clean } from '../../tasks/lib/local/clean';
-import { type LocalConfig, names } from '../../tasks/lib/local/config';
-import { cmdline, inNetns, killAndWait } from '../../tasks/lib/local/proc';
+import { acmeRoot, acmeStages, ensureAcmeServer, reachableFromRouter, stopAcmeServer } from '../../tasks/lib/platform/local/acme';
+import { clean } from '../../tasks/lib/platform/local/clean';
+import { type LocalConfig, names } from '../../tasks/lib/platform/local/config';
+import { cmdline, killAndWait } from '../../tasks/lib/shared/process';
+import { inNetns } from '../../tasks/lib/platform/local/netns';
 
 const stateDir = mkdtempSync(join(tmpdir(), 'homeprod-acme-'));
 const cfg: LocalConfig = { stateDir, cacheDir: '/nonexistent', nsPrefix: 'hpacs', stateRoot: stateDir };

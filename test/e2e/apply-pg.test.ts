@@ -5,10 +5,10 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applySteps, type ApplyContext, type ApplyOptions } from '../../tasks/lib/apply';
-import { runSteps } from '../../tasks/lib/listr';
+import { runSteps } from '../../tasks/lib/ui/listr';
 import { loadSite } from '../../tasks/lib/model';
 import type { Site } from '../../tasks/lib/model/types';
-import { createTerraform, type Terraform } from '../../tasks/lib/terraform';
+import { createTerraform, type Terraform } from '../../tasks/lib/apply/terraform';
 import { startPostgres, type Postgres } from '../helpers/postgres';
 import { testHost, writeTestStack, type TestStack } from '../helpers/terraform-stacks';
 

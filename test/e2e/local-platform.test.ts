@@ -9,9 +9,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { localConfig, names } from '../../tasks/lib/local/config';
-import type { LocalDiskSpec, LocalVmSpec } from '../../tasks/lib/local/spec';
-import { sshCommand } from '../../tasks/lib/local/ssh';
+import { localConfig, names } from '../../tasks/lib/platform/local/config';
+import type { LocalDiskSpec, LocalVmSpec } from '../../tasks/lib/platform/local/spec';
+import { sshCommand } from '../../tasks/lib/platform/local/ssh';
 import { loadSite } from '../../tasks/lib/model';
 import { hostByName, localDiskSpec, localVmSpec } from '../helpers/local-site';
 

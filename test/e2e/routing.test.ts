@@ -1,6 +1,6 @@
 // The routing test: the rendered passthrough and both stage proxies run as three real nginx
 // instances on loopback addresses, with a tiny backend per service on its application host's
-// (loopback) address. Real TLS clients, through tasks/lib/verify.ts, show that lab names go via
+// (loopback) address. Real TLS clients, through tasks/lib/verify/, show that lab names go via
 // the lab proxy and the rest via the prod proxy, each with its own certificate, that unknown
 // names and clients without SNI reach no backend, and that backends see the client's address
 // through the PROXY protocol. Loopback only: 127.0.85.0/24 on this machine's lo.

@@ -1,7 +1,7 @@
 // LocalVmSpec / LocalDiskSpec from the site, as the LocalVm / LocalDataDisk constructs build
 // them (stacks/constructs/local-vm.ts), for tests and benchmarks that drive tasks/local.ts
 // without Terraform.
-import type { LocalDiskSpec, LocalVmSpec } from '../../tasks/lib/local/spec';
+import type { LocalDiskSpec, LocalVmSpec } from '../../tasks/lib/platform/local/spec';
 import type { Host, LocalForward, Site } from '../../tasks/lib/model/types';
 
 export function localVmSpec(site: Site, host: Host, forward?: LocalForward): LocalVmSpec {

@@ -3,10 +3,10 @@ import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addService, insertService, writeService, type AddServiceOptions, type ServiceAnswers } from '../../tasks/lib/add-service';
-import { EXIT, HomeprodError } from '../../tasks/lib/errors';
+import { EXIT, HomeprodError } from '../../tasks/lib/ui/errors';
 import { loadSite } from '../../tasks/lib/model';
-import { captureOutput } from '../../tasks/lib/output';
-import { scriptedPrompter, type ScriptedAnswer } from '../../tasks/lib/prompts';
+import { captureOutput } from '../../tasks/lib/ui/output';
+import { scriptedPrompter, type ScriptedAnswer } from '../../tasks/lib/ui/prompts';
 
 let dir: string;
 let siteFile: string;

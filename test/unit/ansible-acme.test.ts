@@ -2,8 +2,8 @@
 // and the role variables reaching the control node's vars file.
 import { describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
-import { managesStageCa, passthroughAddress, usesLocalAcme } from '../../tasks/lib/ansible-acme';
-import { stageVars } from '../../tasks/lib/ansible-bundle';
+import { managesStageCa, passthroughAddress, runsAcmeServer } from '../../tasks/lib/configure/acme';
+import { stageVars } from '../../tasks/lib/configure/bundle';
 import { loadSite } from '../../tasks/lib/model/index';
 import type { HostOutput, Site } from '../../tasks/lib/model/types';
 
@@ -14,10 +14,10 @@ const withLabTls = (tls: Partial<Site['stages']['lab']['tls']>, platform: Site['
 
 describe('local ACME server', () => {
   it('runs for acme on the local platform without a directory of the user\'s own', () => {
-    expect(usesLocalAcme(withLabTls({ mode: 'acme' }), 'lab')).toBe(true);
-    expect(usesLocalAcme(withLabTls({ mode: 'acme', acmeDirectory: 'https://acme.example/dir' }), 'lab')).toBe(false);
-    expect(usesLocalAcme(withLabTls({ mode: 'acme' }, 'proxmox'), 'lab')).toBe(false);
-    expect(usesLocalAcme(withLabTls({ mode: 'local-ca' }), 'lab')).toBe(false);
+    expect(runsAcmeServer(withLabTls({ mode: 'acme' }), 'lab')).toBe(true);
+    expect(runsAcmeServer(withLabTls({ mode: 'acme', acmeDirectory: 'https://acme.example/dir' }), 'lab')).toBe(false);
+    expect(runsAcmeServer(withLabTls({ mode: 'acme' }, 'proxmox'), 'lab')).toBe(false);
+    expect(runsAcmeServer(withLabTls({ mode: 'local-ca' }), 'lab')).toBe(false);
   });
 
   it('verify trusts a CA homeprod keeps for local-ca and for the local pebble only', () => {

@@ -7,19 +7,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { $ } from 'zx';
-import { bundleStream, secretsStream, stageVars, vaultPassword } from '../../tasks/lib/ansible-bundle';
-import { failureLines, parseRecap, totalChanged } from '../../tasks/lib/ansible-recap';
-import {
-  installSecretsScript,
-  localLink,
-  type NodeLayout,
-  nodePaths,
-  parseProbe,
-  playbookScript,
-  probeScript,
-  unlockScript,
-  unpackScript,
-} from '../../tasks/lib/ansible-remote';
+import { bundleStream, secretsStream, stageVars, vaultPassword } from '../../tasks/lib/configure/bundle';
+import { failureLines, parseRecap, totalChanged } from '../../tasks/lib/configure/recap';
+import { installSecretsScript, type NodeLayout, nodePaths, parseProbe, playbookScript, probeScript, unlockScript, unpackScript } from '../../tasks/lib/configure/remote';
+import { localLink } from '../../tasks/lib/shared/link';
 import { loadSite } from '../../tasks/lib/model/index';
 
 const tmp = mkdtempSync(join(tmpdir(), 'homeprod-ansible-remote-'));

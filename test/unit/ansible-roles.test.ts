@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { $ } from 'zx';
-import { ANSIBLE_DIR } from '../../tasks/lib/ansible-bundle';
+import { ANSIBLE_DIR } from '../../tasks/lib/configure/bundle';
 import { loadSite } from '../../tasks/lib/model/index';
 import { outputsFromModel, render } from '../../tasks/lib/render/index';
 

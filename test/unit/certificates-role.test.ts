@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { $ } from 'zx';
-import { ANSIBLE_DIR } from '../../tasks/lib/ansible-bundle';
+import { ANSIBLE_DIR } from '../../tasks/lib/configure/bundle';
 import { issueCertificate, makeCa } from '../helpers/render-nginx';
 
 const tmp = mkdtempSync(join(tmpdir(), 'homeprod-certificates-role-'));

@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { $ } from 'zx';
-import { diagramIsCurrent, siteDiagram, withDiagram } from '../../tasks/lib/diagram';
-import { HomeprodError } from '../../tasks/lib/errors';
+import { diagramIsCurrent, siteDiagram, withDiagram } from '../../tasks/lib/check/diagram';
+import { HomeprodError } from '../../tasks/lib/ui/errors';
 import { loadSite, type Site } from '../../tasks/lib/model';
 
 const shipped = loadSite('inventory/site.yaml');

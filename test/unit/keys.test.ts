@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { controlKey } from '../../tasks/lib/keys';
+import { controlKey } from '../../tasks/lib/shared/keys';
 
 describe('control node keys', () => {
   it('are made once per stage, private key 0600 in a 0700 directory', async () => {

@@ -4,13 +4,13 @@ import { describe, expect, test } from '@jest/globals';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HomeprodError } from '../../tasks/lib/errors';
-import { localConfig, names } from '../../tasks/lib/local/config';
-import { debianMirror, imageKey, IMAGE_RECIPE } from '../../tasks/lib/local/image';
-import { nspawnArgs } from '../../tasks/lib/local/machine';
-import { ensureKernelLimits } from '../../tasks/lib/local/preflight';
-import type { LocalVmSpec } from '../../tasks/lib/local/spec';
-import { diskSpecFromEnv, vmSpecFromEnv } from '../../tasks/lib/local/validate';
+import { HomeprodError } from '../../tasks/lib/ui/errors';
+import { localConfig, names } from '../../tasks/lib/platform/local/config';
+import { debianMirror, imageKey, IMAGE_RECIPE } from '../../tasks/lib/platform/local/image';
+import { nspawnArgs } from '../../tasks/lib/platform/local/machine';
+import { ensureKernelLimits } from '../../tasks/lib/platform/local/preflight';
+import type { LocalVmSpec } from '../../tasks/lib/platform/local/spec';
+import { diskSpecFromEnv, vmSpecFromEnv } from '../../tasks/lib/platform/local/validate';
 
 const spec: LocalVmSpec = {
   name: 'lab-ansible',

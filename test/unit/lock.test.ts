@@ -2,8 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { acquireLock } from '../../tasks/lib/lock';
-import { HomeprodError } from '../../tasks/lib/errors';
+import { acquireLock } from '../../tasks/lib/shared/lock';
+import { HomeprodError } from '../../tasks/lib/ui/errors';
 
 const dir = mkdtempSync(join(tmpdir(), 'homeprod-lock-'));
 
@@ -37,7 +37,7 @@ describe('a lock owner that was killed', () => {
   it('is not alive while it lingers as a zombie', async () => {
     const { spawn } = await import('node:child_process');
     const { readFileSync } = await import('node:fs');
-    const { pidAlive: alive } = await import('../../tasks/lib/local/proc');
+    const { pidAlive: alive } = await import('../../tasks/lib/shared/process');
     // `sleep 0` exits at once, but its parent (exec'd into `sleep 5`) never reaps it.
     const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
     const pid = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(d.toString()))));

@@ -3,7 +3,7 @@ import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSite } from '../../tasks/lib/model';
-import { checkPromotion, contentSnapshot, forgetConfigured, readRecord, recordConfigured, recordVerified } from '../../tasks/lib/promotion';
+import { checkPromotion, contentSnapshot, forgetConfigured, readRecord, recordConfigured, recordVerified } from '../../tasks/lib/promote';
 
 describe('lab → prod promotion', () => {
   const root = mkdtempSync(join(tmpdir(), 'homeprod-promo-'));

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HomeprodError } from '../../tasks/lib/errors';
+import { HomeprodError } from '../../tasks/lib/ui/errors';
 import { loadSite } from '../../tasks/lib/model/index';
 import { readOutputsFile } from '../../tasks/lib/render/index';
 import { stageTarget } from '../../tasks/lib/verify';

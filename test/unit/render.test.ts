@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HomeprodError } from '../../tasks/lib/errors';
+import { HomeprodError } from '../../tasks/lib/ui/errors';
 import { loadSite } from '../../tasks/lib/model/index';
 import type { HostOutput, Site } from '../../tasks/lib/model/types';
 import { expectedOutputs, outputsFromModel, parseOutputs, readOutputsFile, render, renderFiles } from '../../tasks/lib/render/index';

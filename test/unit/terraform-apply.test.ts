@@ -4,12 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { applySteps, orderStacks, type ApplyContext, type ApplyOptions, type SynthResult } from '../../tasks/lib/apply';
-import { EXIT, HomeprodError } from '../../tasks/lib/errors';
-import { runSteps } from '../../tasks/lib/listr';
+import { applySteps, orderStacks, type ApplyContext, type ApplyOptions } from '../../tasks/lib/apply';
+import type { StageStacks } from '../../tasks/lib/synth';
+import { EXIT, HomeprodError } from '../../tasks/lib/ui/errors';
+import { runSteps } from '../../tasks/lib/ui/listr';
 import { loadSite } from '../../tasks/lib/model';
 import type { Site } from '../../tasks/lib/model/types';
-import { createTerraform, type Terraform } from '../../tasks/lib/terraform';
+import { createTerraform, type Terraform } from '../../tasks/lib/apply/terraform';
 import { testHost, writeTestStack, type TestStack } from '../helpers/terraform-stacks';
 
 describe('applySteps', () => {
@@ -22,7 +23,7 @@ describe('applySteps', () => {
 
   const synthesize = (seen?: { allowDataDestroy?: boolean }): ApplyOptions['synthesize'] => (_site, _stage, options) => {
     if (seen) seen.allowDataDestroy = options.allowDataDestroy;
-    const result: SynthResult = { outdir, stacks: Object.values(stacks).map((s) => writeTestStack(outdir, { ...s, preventDestroy: s.kind === 'data' && !options.allowDataDestroy })) };
+    const result: StageStacks = { outdir, stacks: Object.values(stacks).map((s) => writeTestStack(outdir, { ...s, preventDestroy: s.kind === 'data' && !options.allowDataDestroy })) };
     return result;
   };
   const run = (opts: Partial<ApplyOptions> = {}, seen?: { allowDataDestroy?: boolean }) =>

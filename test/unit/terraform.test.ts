@@ -2,19 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HomeprodError, EXIT } from '../../tasks/lib/errors';
-import {
-  actionOf,
-  cliConfigText,
-  createTerraform,
-  dataLossError,
-  parseHostOutput,
-  planLine,
-  summarizePlan,
-  terraformEnv,
-  terraformErrorLines,
-  type Terraform,
-} from '../../tasks/lib/terraform';
+import { HomeprodError, EXIT } from '../../tasks/lib/ui/errors';
+import { createTerraform, parseHostOutput, terraformErrorLines, type Terraform } from '../../tasks/lib/apply/terraform';
+import { cliConfigText, terraformEnv } from '../../tasks/lib/apply/terraform-config';
+import { actionOf, dataLossError, planLine, summarizePlan } from '../../tasks/lib/apply/plan';
 import { testHost, writeTestStack } from '../helpers/terraform-stacks';
 
 describe('terraform runner: pure parts', () => {

@@ -1,7 +1,7 @@
 // loadSite(): parse → normalize → cross-field rules. The only way any layer gets the site.
 import { resolve } from 'node:path';
 import type { z } from 'zod';
-import { EXIT, HomeprodError } from '../errors';
+import { EXIT, HomeprodError } from '../ui/errors';
 import { normalizeHost, normalizeSite, normalizeStage } from './normalize';
 import { nearest, runRules, type RuleInput } from './rules';
 import { HostSchema, ImageSchema, ServiceSchema, SiteFileSchema, StageSchema, isDnsName } from './schema';

@@ -3,7 +3,7 @@
 import { isIpv4 } from './schema';
 import type { HostFile, ServiceFile } from './schema';
 import type { SiteIssue } from './source';
-import type { Host, Role, Stage, StageName } from './types';
+import { PLATFORM_TRAITS, type Host, type Role, type Stage, type StageName } from './types';
 
 export interface RuleInput {
   /** Undefined when the domain itself is invalid. */
@@ -78,9 +78,10 @@ export const uniqueMountpoints: Rule = ({ hosts }) =>
   ]);
 
 export const localHostsAreStatic: Rule = ({ hosts, stages }) =>
-  hosts.flatMap(({ index, file }) =>
-    file.dhcp && stages[file.stage]?.platform === 'local' ? [{ path: ['hosts', index, 'dhcp'], message: 'the local platform has no DHCP server: give the host a static suffix' }] : [],
-  );
+  hosts.flatMap(({ index, file }) => {
+    const platform = stages[file.stage]?.platform;
+    return file.dhcp && platform && !PLATFORM_TRAITS[platform].dhcp ? [{ path: ['hosts', index, 'dhcp'], message: `the ${platform} platform has no DHCP server: give the host a static suffix` }] : [];
+  });
 
 export const upstreamResolves: Rule = ({ services, hosts, allHostNames }) => {
   const byName = new Map(hosts.map((h) => [h.file.name, h.file]));
@@ -168,8 +169,9 @@ export const stagesHaveNeededHosts: Rule = ({ hosts, stages }) =>
 export const distinctStageNetworks: Rule = ({ stages }) => {
   const { lab, prod } = stages;
   if (!lab || !prod || lab.network.cidr !== prod.network.cidr) return [];
-  if (lab.platform === 'proxmox' && prod.platform === 'proxmox') return [];
-  return [{ path: ['stages', 'lab', 'network', 'cidr'], message: `lab and prod share ${lab.network.cidr}; on the local platform each stage needs its own subnet` }];
+  const separate = [lab.platform, prod.platform].find((p) => !PLATFORM_TRAITS[p].stagesMayShareSubnet);
+  if (!separate) return [];
+  return [{ path: ['stages', 'lab', 'network', 'cidr'], message: `lab and prod share ${lab.network.cidr}; on the ${separate} platform each stage needs its own subnet` }];
 };
 
 export const distinctVmidPrefixes: Rule = ({ stages }) =>

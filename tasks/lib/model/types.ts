@@ -11,6 +11,20 @@ export type Role = (typeof ROLES)[number];
 export const PLATFORMS = ['local', 'proxmox'] as const;
 export type Platform = (typeof PLATFORMS)[number];
 
+/** What the site's rules need to know of a platform (the platforms themselves: tasks/lib/platform/). */
+export interface PlatformTraits {
+  /** A DHCP server can give hosts their address. */
+  dhcp: boolean;
+  /** Its stages' networks are separate, so lab and prod may use the same subnet. */
+  stagesMayShareSubnet: boolean;
+}
+
+export const PLATFORM_TRAITS: Record<Platform, PlatformTraits> = {
+  // One machine emulates every stage network, with no DHCP server on any of them.
+  local: { dhcp: false, stagesMayShareSubnet: false },
+  proxmox: { dhcp: true, stagesMayShareSubnet: true },
+};
+
 export const STARTUP_PHASES = ['network', 'infrastructure', 'desktop', 'internal', 'external', 'never'] as const;
 export type StartupPhase = (typeof STARTUP_PHASES)[number];
 

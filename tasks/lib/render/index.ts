@@ -2,7 +2,7 @@
 // proxies, from the site and the terraform outputs, written as one tree (contracts.md):
 //   <out>/inventory/hosts.yml, <out>/hosts/<host>/nginx/...
 import { resolve } from 'node:path';
-import type { Step } from '../listr';
+import type { Step } from '../ui/listr';
 import type { HostOutput, Site, StageName } from '../model/types';
 import { STAGES } from '../model/types';
 import { writeTree } from './files';

@@ -2,7 +2,7 @@
 // exists, the model is what should. Only the services' mapping to their application hosts
 // comes from the model.
 import { stringify } from 'yaml';
-import { HomeprodError } from '../errors';
+import { HomeprodError } from '../ui/errors';
 import { certificatesOf } from '../model/certificates';
 import type { HostOutput, Role, Site, StageName } from '../model/types';
 import { GENERATED_HEADER } from './env';

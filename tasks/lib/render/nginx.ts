@@ -2,7 +2,7 @@
 // relative path → file content. Addresses come from terraform outputs (any applied stage),
 // falling back to the model for hosts not applied yet; the routing decisions live here and
 // the nginx syntax lives in templates/nginx/.
-import { EXIT, HomeprodError } from '../errors';
+import { EXIT, HomeprodError } from '../ui/errors';
 import { certificatesOf, type Certificate } from '../model/certificates';
 import type { HostOutput, Role, Service, Site, StageName } from '../model/types';
 import { STAGES } from '../model/types';

@@ -3,9 +3,9 @@
 // been applied yet. The stacks define their outputs to equal `expectedOutputs`.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { EXIT, HomeprodError } from '../errors';
+import { EXIT, HomeprodError } from '../ui/errors';
 import { HostOutputSchema } from '../model/host-output';
-import { STAGES, type HostOutput, type Site, type StageName } from '../model/types';
+import { type HostOutput, type Site, type StageName } from '../model/types';
 
 export { HostOutputSchema };
 

@@ -1,0 +1,63 @@
+// Where a stage's machines run, behind one interface: how to reach a host, where clients reach
+// the site, which ACME server a stage uses, and what the platform needs before Terraform runs.
+// The layers call `platformOf(stage)`; only this folder knows the platforms apart.
+import type { Platform as PlatformName, Stage } from '../model/types';
+import type { ControlLink } from '../shared/link';
+import { localPlatform } from './local';
+import { proxmoxPlatform } from './proxmox';
+
+/** Where clients reach the site: the router's NAT in front of the passthrough, as seen from here. */
+export interface Entrypoint {
+  /** An IP address (a name would be sent as SNI). */
+  address: string;
+  httpPort: number;
+  httpsPort: number;
+  /** The client address the backends must see through the PROXY protocol, when the platform knows it. */
+  client?: string;
+}
+
+/** A host as the platform reaches it: a link that runs scripts there, and the known_hosts its own ssh trusts. */
+export interface HostLink {
+  link: ControlLink;
+  /** known_hosts for ssh from that host to the stage's others (shipped with the bundle); null: none to ship. */
+  knownHosts: string | null;
+}
+
+/** An ACME server the platform runs for a stage. */
+export interface AcmeServer {
+  /** The directory URL certbot talks to. */
+  directory: string;
+  /** PEM of the CA that signed the server's own HTTPS certificate. */
+  listenerCa: string;
+  /** PEM of the root it issues under now. */
+  root: string;
+  /** Whether HTTP-01 validation reaches the passthrough's port 80 now (false before it is up). */
+  routeReady: boolean;
+}
+
+export interface Platform {
+  readonly name: PlatformName;
+  /**
+   * Checks (and where it can, provides) what the platform needs before Terraform runs, with the
+   * fix in the error; returns a short sentence for the step title. A dry run changes nothing.
+   */
+  preflight(stage: Stage, options: { dryRun: boolean; say: (line: string) => void; env: NodeJS.ProcessEnv }): Promise<string>;
+  /** The link to a host of the stage (for configure: its control node). */
+  reach(host: { name: string; ipv4: string }, stage: Stage, env: NodeJS.ProcessEnv): HostLink;
+  /** Where clients reach the site's passthrough (at `passthroughIpv4`, a host of stage `edge`). */
+  entrypoint(edge: Stage, passthroughIpv4: string): Entrypoint;
+  /** How the platform stands in for the router's NAT, for people; null behind a real router. */
+  natEmulation(edge: Stage): string | null;
+  /** Whether homeprod runs the stage's ACME server itself (tls mode acme without an acmeDirectory). */
+  runsAcmeServer(stage: Stage): boolean;
+  /** Starts (or keeps) that server; HTTP-01 for every name goes to the passthrough at `passthrough`. */
+  acmeServer(stage: Stage, passthrough: string, env: NodeJS.ProcessEnv): Promise<AcmeServer>;
+  /** The root the stage's ACME server issues under now (verify trusts it). */
+  acmeRoot(stage: Stage, env: NodeJS.ProcessEnv): Promise<string>;
+}
+
+const PLATFORMS: Record<PlatformName, Platform> = { local: localPlatform, proxmox: proxmoxPlatform };
+
+export function platformOf(stage: Pick<Stage, 'platform'>): Platform {
+  return PLATFORMS[stage.platform];
+}

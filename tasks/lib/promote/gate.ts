@@ -1,0 +1,29 @@
+// The promotion gate: prod only receives content that verified in lab.
+import { readRecord } from './records';
+import { changedInputs, type ContentSnapshot } from './snapshot';
+
+export interface PromotionCheck {
+  allowed: boolean;
+  /** First run: lab could not be verified before prod's passthrough existed. */
+  bootstrap?: boolean;
+  /** Why not, when not allowed. */
+  reason?: string;
+  /** Inputs that change in prod compared to its last good run. */
+  changes: string[];
+}
+
+export function checkPromotion(snapshot: ContentSnapshot, env?: NodeJS.ProcessEnv): PromotionCheck {
+  const lab = readRecord('verified', 'lab', env);
+  const prod = readRecord('run', 'prod', env);
+  const changes = changedInputs(prod, snapshot);
+  // The very first run: lab is verified through the passthrough, which prod brings up. Prod
+  // may then receive exactly what lab was configured with, and lab is verified right after.
+  const labConfigured = readRecord('run', 'lab', env);
+  if (!prod && labConfigured?.hash === snapshot.hash) return { allowed: true, bootstrap: true, changes };
+  if (!lab) return { allowed: false, reason: 'nothing has verified in lab yet', changes };
+  if (lab.hash !== snapshot.hash) {
+    const differs = changedInputs(lab, snapshot);
+    return { allowed: false, reason: `this content did not verify in lab (differs in ${differs.slice(0, 5).join(', ')}${differs.length > 5 ? ` and ${differs.length - 5} more` : ''})`, changes };
+  }
+  return { allowed: true, changes };
+}

@@ -1,0 +1,12 @@
+// Where the project and the pipeline's state live; every layer derives its files from these.
+import { join, resolve } from 'node:path';
+
+export const PROJECT_ROOT = resolve(import.meta.dirname, '..', '..', '..');
+
+/** The pipeline's state root: <project>/.state unless HOMEPROD_STATE_ROOT. */
+export function stateRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(env.HOMEPROD_STATE_ROOT || join(PROJECT_ROOT, '.state'));
+}
+
+/** Terraform's local state, <stage>/<stack>.tfstate, under a state root. */
+export const tfStateDir = (root: string) => join(root, 'terraform');

@@ -1,0 +1,91 @@
+// One stage's part of `up`: compare, (prod) the promotion gate, apply, decide the fast path,
+// render and configure, verify, repair drift on the fast path, record.
+import { join } from 'node:path';
+import { applySteps } from '../apply';
+import { configureSteps } from '../configure';
+import type { StageName } from '../model/types';
+import { compareInputs, promotionGate, readRecord, recordRun } from '../promote';
+import { renderSteps } from '../render';
+import { stateRoot } from '../shared/paths';
+import type { Step } from '../ui/listr';
+import { verifySteps } from '../verify';
+import type { StageRun, UpContext, UpOptions } from './index';
+
+type UpStep = Step<UpContext>;
+
+const neverConfigured = (stage: StageName, opts: UpOptions) => opts.dryRun && !readRecord('run', stage, opts.env);
+
+/** A step's own skip, as a function of the context. */
+const ownSkip = (step: UpStep, ctx: UpContext): boolean | string => (typeof step.skip === 'function' ? (step.skip as (c: UpContext) => boolean | string)(ctx) : (step.skip ?? false));
+
+/** Render and configure a stage: the steps that change hosts. */
+export function converge(stage: StageName, opts: UpOptions): UpStep[] {
+  const configure = configureSteps({ stage, askPassphrase: opts.askPassphrase, env: opts.env, extraArgs: opts.dryRun ? ['--check', '--diff'] : undefined }) as UpStep[];
+  return [
+    ...(renderSteps(stage, { outDir: join(stateRoot(opts.env), 'rendered', stage) }) as UpStep[]),
+    ...configure.map((s) => ({ ...s, skip: (ctx: UpContext) => (neverConfigured(stage, opts) ? `Dry run: ${stage} has never been configured` : ownSkip(s, ctx)) })),
+  ];
+}
+
+/** No passthrough yet: it is prod's, and prod has never been brought up. */
+const passthroughDown = (ctx: UpContext, env?: NodeJS.ProcessEnv) => !ctx.configured?.prod && !readRecord('run', 'prod', env);
+
+export function verifyStep(stage: StageName, opts: UpOptions): UpStep[] {
+  return (verifySteps({ stage, env: opts.env }) as UpStep[]).map((s) => ({
+    ...s,
+    skip: (ctx: UpContext) => {
+      if (neverConfigured(stage, opts)) return `Dry run: ${stage} has never been configured`;
+      if (stage === 'lab' && passthroughDown(ctx, opts.env)) return 'The passthrough (prod) is not up yet: lab is verified right after prod';
+      return false;
+    },
+  }));
+}
+
+export const recordStep = (stage: StageName, opts: UpOptions): UpStep => recordRun(stage, opts) as UpStep;
+
+export function stageSteps(stage: StageName, opts: UpOptions): UpStep[] {
+  const runOf = (ctx: UpContext): StageRun => ctx.runs[stage]!;
+  return [
+    compareInputs(stage, opts) as UpStep,
+    ...(stage === 'prod' ? [promotionGate(opts as Parameters<typeof promotionGate>[0]) as UpStep] : []),
+    ...(applySteps({
+      stage,
+      yes: opts.yes,
+      dryRun: opts.dryRun,
+      allowDataLoss: opts.allowDataLoss,
+      env: opts.env,
+      confirm: opts.confirm as Parameters<typeof applySteps>[0]['confirm'],
+    }) as UpStep[]),
+    decideFastPath(stage, opts),
+    ...converge(stage, opts).map((s) => ({ ...s, skip: (ctx: UpContext) => (runOf(ctx).fastPath ? 'Unchanged' : ownSkip(s, ctx)) })),
+    ...verifyStep(stage, opts),
+    repairDrift(stage, opts),
+    recordStep(stage, opts),
+  ];
+}
+
+function decideFastPath(stage: StageName, opts: UpOptions): UpStep {
+  return {
+    title: `Decide what ${stage} needs`,
+    task: (ctx, task) => {
+      const result = ctx.applied?.[stage];
+      const run = ctx.runs[stage]!;
+      if (result && result.outputs.length) ctx.outputs = [...ctx.outputs.filter((o) => o.stage !== stage), ...result.outputs];
+      const planEmpty = result ? !result.changed && result.deferred.length === 0 && Object.values(result.plans).every((p) => p.empty) : false;
+      run.fastPath = run.unchanged && planEmpty && !opts.dryRun;
+      task.title = run.fastPath ? `${stage} is unchanged and its plan is empty: only verify` : `${stage} changed: render and configure`;
+    },
+  };
+}
+
+/**
+ * The fast path trusts the record, not the hosts: when an unchanged stage fails to verify (a
+ * host drifted, a service died), configure it again and verify once more.
+ */
+function repairDrift(stage: StageName, opts: UpOptions): UpStep {
+  return {
+    title: `Configure the unchanged ${stage} again: it failed verification`,
+    enabled: (ctx) => Boolean(ctx.runs[stage]?.fastPath && ctx.verified?.[stage]?.some((r) => !r.ok)),
+    task: (_ctx, task) => task.newListr([...converge(stage, opts), ...verifyStep(stage, opts)]),
+  };
+}
