@@ -189,6 +189,21 @@ describe('nginx configs', () => {
     expect(plain).not.toContain('proxy_set_header');
   });
 
+  it('sends ACME HTTP-01 of prod names to prod\'s certificate host, and of lab names to lab\'s', () => {
+    const certbot: HostOutput = { name: 'prod-certbot', stage: 'prod', roles: ['certificate-host'], ipv4: '10.111.1.13', vmid: 4013, mac: '02:00:00:00:40:13', data_disks: [] };
+    const http = renderFiles(site, 'prod', [...localOutputs, certbot]).get('hosts/prod-proxy-passthrough/nginx/homeprod/http/passthrough.conf') ?? '';
+    const upstream = (name: string) => new RegExp(`upstream ${name} \\{\\n([^}]*)\\}`).exec(http)?.[1]?.trim();
+    expect(upstream('homeprod_prod_acme')).toBe('server 10.111.1.13:80;');
+    expect(upstream('homeprod_lab_acme')).toBe('server 10.111.2.13:80;');
+    const acmeMap = /map \$host \$homeprod_acme_upstream \{([^}]*)\}/.exec(http)?.[1] ?? '';
+    expect(acmeMap).toContain('default homeprod_prod_acme;');
+    expect(acmeMap).toContain('whoami.pegasuspad.com homeprod_prod_acme;');
+    expect(acmeMap).toContain('.lab.pegasuspad.com homeprod_lab_acme;');
+    // Without a certificate host prod answers challenges on its proxy.
+    const plain = renderFiles(site, 'prod', localOutputs).get('hosts/prod-proxy-passthrough/nginx/homeprod/http/passthrough.conf') ?? '';
+    expect(/upstream homeprod_prod_acme \{\n([^}]*)\}/.exec(plain)?.[1]?.trim()).toBe('server 10.111.1.11:80;');
+  });
+
   it('sends a service to the address its application host has in the outputs', () => {
     const moved = localOutputs.map((h) => (h.name === 'lab-whoami' ? { ...h, ipv4: '10.111.2.99' } : h));
     expect(renderFiles(site, 'lab', moved).get('hosts/lab-proxy/nginx/homeprod/http/upstreams.conf')).toContain('server 10.111.2.99:8080;');

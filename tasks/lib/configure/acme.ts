@@ -22,23 +22,31 @@ export const runsAcmeServer = (site: Site, stage: StageName): boolean => platfor
 /** homeprod keeps the CA that verify must trust for this stage (.state/tls/<stage>-ca.pem). */
 export const managesStageCa = (site: Site, stage: StageName): boolean => site.stages[stage].tls.mode === 'local-ca' || runsAcmeServer(site, stage);
 
-/** The passthrough's address: what exists (outputs) first, else the model's static address. */
-export function passthroughAddress(site: Site, outputs: HostOutput[] = []): string {
+/** The passthrough: what exists (outputs) first, else the model's host with a static address. */
+export function passthroughOf(site: Site, outputs: HostOutput[] = []): { ipv4: string; stage: StageName } {
   const applied = outputs.find((h) => h.roles.includes('passthrough'));
-  if (applied) return applied.ipv4;
+  if (applied) return { ipv4: applied.ipv4, stage: applied.stage };
   const host = site.hosts.find((h) => h.roles.includes('passthrough'));
   if (!host?.ipv4) throw new HomeprodError('tls mode acme: the site has no passthrough host with a static address for HTTP-01 validation to reach', EXIT.failed);
-  return host.ipv4;
+  return { ipv4: host.ipv4, stage: host.stage };
 }
 
-/** Starts (or keeps) the stage's ACME server and returns the role's variables. */
+/** The passthrough's address, where HTTP-01 validation connects. */
+export const passthroughAddress = (site: Site, outputs: HostOutput[] = []): string => passthroughOf(site, outputs).ipv4;
+
+/**
+ * Starts (or keeps) the stage's ACME server and returns the role's variables. The HTTP-01 route
+ * is ready when the passthrough's port 80 answers now, or when the passthrough is a host of this
+ * stage: site.yml configures it before the certificates are issued, in the same run.
+ */
 export async function acmeVars(site: Site, stage: StageName, outputs: HostOutput[] = [], env: NodeJS.ProcessEnv = process.env): Promise<AcmeVars> {
-  const server = await platformOf(site.stages[stage]).acmeServer(site.stages[stage], passthroughAddress(site, outputs), env);
+  const passthrough = passthroughOf(site, outputs);
+  const server = await platformOf(site.stages[stage]).acmeServer(site.stages[stage], passthrough.ipv4, env);
   return {
     certificates_acme_directory: server.directory,
     certificates_acme_ca_cert: server.listenerCa,
     certificates_acme_root: server.root,
-    certificates_acme_route_ready: server.routeReady,
+    certificates_acme_route_ready: server.routeReady || passthrough.stage === stage,
   };
 }
 

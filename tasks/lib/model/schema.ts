@@ -79,7 +79,7 @@ export const StageSchema = z
     tls: z
       .strictObject({
         mode: z.enum(['local-ca', 'acme', 'files']).default('local-ca').describe('"local-ca": a CA on the control node; "acme": certbot on the certificate host; "files": certificates you provide.'),
-        acmeDirectory: z.string().url().optional().describe('ACME directory URL (mode "acme"); on the local platform, the lab\'s pebble.'),
+        acmeDirectory: z.string().url().optional().describe('ACME directory URL (mode "acme"), e.g. Let\'s Encrypt\'s; on the local platform, without one, the stage\'s own pebble.'),
         acmeEmail: z.string().email().optional().describe('ACME account e-mail (mode "acme").'),
         filesDir: z.string().optional().describe('Mode "files": directory on the control node with <certificate>.crt and <certificate>.key (the certificate name defaults to the service\'s first hostname).'),
         allowTls12: z.boolean().default(false).describe('Also accept TLS 1.2 on the stage proxy (TLS 1.3 only by default).'),
