@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { type ConfigureContext, configureSteps, promptPassphrase } from './lib/configure';
 import { loadSite } from './lib/model/index';
 import { outputsFromModel, readOutputsFile, renderSteps, type RenderContext } from './lib/render/index';
-import { acquireRunLock } from './lib/shared/lock';
+import { acquireSiteLock } from './lib/shared/run-lock';
 import { stateRoot } from './lib/shared/paths';
 import { command, oneStage, siteFile, siteFlag, stageFlag, verboseFlag, yesFlag } from './lib/ui/cli';
 import { EXIT, HomeprodError } from './lib/ui/errors';
@@ -51,7 +51,7 @@ await command(spec, async (values, out) => {
       }
     },
   };
-  const lock = values.check ? null : acquireRunLock();
+  const lock = values.check ? null : await acquireSiteLock(site, { say: (line) => out.line(line) });
   try {
     const ctx = await runSteps<Ctx>(
       [

@@ -2,7 +2,7 @@
 // confirmation of the stage name.
 import { applySteps, type ApplyContext } from './lib/apply';
 import { loadSite, type StageName } from './lib/model';
-import { acquireRunLock } from './lib/shared/lock';
+import { acquireSiteLock } from './lib/shared/run-lock';
 import { command, siteFile, siteFlag, stageFlag, stagesOf, verboseFlag, yesFlag } from './lib/ui/cli';
 import { EXIT, HomeprodError } from './lib/ui/errors';
 import { runSteps, type Step } from './lib/ui/listr';
@@ -44,7 +44,7 @@ await command(spec, async (values, out) => {
       if (typed.trim() !== stage) throw new HomeprodError(`not destroyed: typed "${typed.trim()}", not "${stage}"`, EXIT.refused);
     }
   }
-  const lock = acquireRunLock();
+  const lock = await acquireSiteLock(site, { say: (line) => out.line(line) });
   try {
     const steps: Step<ApplyContext>[] = stages.map((stage) => ({
       title: `Destroy the ${stage} VMs${destroyData ? ' and data disks' : ''}${hostsOf(stage) ? ` of ${hostsOf(stage)!.join(', ')}` : ''}`,

@@ -1,6 +1,8 @@
 // The main job: bring the whole site up, lab first, then the gated promotion to prod.
 import { promptPassphrase } from './lib/configure';
-import { acquireRunLock } from './lib/shared/lock';
+import { loadSite } from './lib/model';
+import { acquireSiteLock } from './lib/shared/run-lock';
+import { storesFor } from './lib/shared/store';
 import { command, siteFile, siteFlag, stageFlag, stagesOf, verboseFlag, yesFlag } from './lib/ui/cli';
 import { runSteps } from './lib/ui/listr';
 import { canPrompt, confirmInTask } from './lib/ui/prompts';
@@ -27,7 +29,9 @@ const spec = {
 
 await command(spec, async (values, out) => {
   const stages = stagesOf(values, ['lab', 'prod']);
-  const lock = values['dry-run'] ? null : acquireRunLock();
+  // The site's state backends say where the lock and the records are.
+  const site = loadSite(siteFile(values));
+  const lock = values['dry-run'] ? null : await acquireSiteLock(site, { say: (line) => out.line(line) });
   const interactive = canPrompt();
   try {
     const ctx = await runSteps<UpContext>(
@@ -38,6 +42,7 @@ await command(spec, async (values, out) => {
         dryRun: Boolean(values['dry-run']),
         force: Boolean(values.force),
         allowDataLoss: Boolean(values['allow-data-loss']),
+        stores: storesFor(site),
         confirm: interactive ? (task, message) => confirmInTask(task, message) : undefined,
         askPassphrase: interactive ? promptPassphrase : undefined,
       }),
