@@ -121,7 +121,7 @@ export function planStacks(run: ApplyRun): ApplyStep {
 }
 
 async function planOrphan(run: ApplyRun, result: StageApplyResult, stack: SynthStack, sub: SubTask): Promise<void> {
-  const log = taskLog(sub);
+  const log = taskLog(sub, stack.name);
   await run.tf.init(stack, log);
   const plan = await run.tf.plan(stack, { destroy: true }, log);
   result.plans[stack.name] = plan;
@@ -151,7 +151,7 @@ async function planStack(run: ApplyRun, result: StageApplyResult, stack: SynthSt
         return;
       }
     }
-    const log = taskLog(sub);
+    const log = taskLog(sub, stack.name);
     await run.tf.init(stack, log);
     const plan = await run.tf.plan(stack, { destroy: run.opts.destroy }, log);
     result.plans[stack.name] = plan;
@@ -250,7 +250,7 @@ async function applyStack(run: ApplyRun, result: StageApplyResult, stack: SynthS
         throw new HomeprodError(`${stack.name}: not ${run.opts.destroy ? 'destroyed' : 'applied'}, because ${name} failed`);
       });
     }
-    const log = taskLog(sub);
+    const log = taskLog(sub, stack.name);
     let plan = result.plans[stack.name];
     if (!plan) {
       // Deferred until its dependencies were applied: planned now, and gated like the others.
