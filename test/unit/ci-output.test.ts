@@ -12,7 +12,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 // stdin closed and stdout a pipe, as in CI; CI itself unset, so only the missing TTY decides.
 const run = (dir: string, ...flags: string[]) => {
-  const env = { ...process.env, NO_COLOR: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   delete env.CI;
   return $({ quiet: true, nothrow: true, env, stdio: ['ignore', 'pipe', 'pipe'] })`node --import tsx test/fixtures/ci-output.ts ${join(work, dir)} ${flags}`;
 };
