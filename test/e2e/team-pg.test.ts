@@ -95,6 +95,11 @@ describe('two checkouts of a pg-backend site', () => {
       process.kill(-child.pid!, 'SIGKILL');
       await exited;
     }
+    // The server ends the killed run's session, and its lock with it, at once.
+    const killedAt = Date.now();
+    while ((await lockHolder()) !== null && Date.now() - killedAt < 5_000) await new Promise((r) => setTimeout(r, 50));
+    expect(await lockHolder()).toBeNull();
+    expect(Date.now() - killedAt).toBeLessThan(2_000);
     const refused = await b.run('up', '--yes', '--stage', 'prod', '--site', b.siteFile);
     expectExit(refused, 4);
     expect(refused.stderr).toContain('refusing to promote to prod: this content did not verify in lab (differs in site)');
