@@ -25,7 +25,7 @@ const spec = {
     'dry-run': { type: 'boolean', help: 'plan only; change nothing' },
     ...yesFlag(),
     ...siteFlag,
-    ...verboseFlag('plain, line-by-line output including Terraform\'s'),
+    ...verboseFlag('also each step\'s start and every line of Terraform\'s output, labelled [stack]'),
   },
 } as const;
 

@@ -28,7 +28,7 @@ const spec = {
     ...siteFlag,
     outputs: { type: 'string', help: 'JSON of the applied hosts: a HostOutput list, or stack name -> `terraform output -json`' },
     out: { type: 'string', help: 'render directory (default .state/rendered/<stage>, as up uses)' },
-    ...verboseFlag('plain, line-by-line output including ansible-playbook\'s'),
+    ...verboseFlag('also each step\'s start and every line of ansible-playbook\'s output, labelled [stage]'),
   },
 } as const;
 

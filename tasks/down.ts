@@ -21,7 +21,7 @@ const spec = {
     ...yesFlag('do not ask (with --destroy-data: also skips typing the stage name)'),
     'destroy-data': { type: 'boolean', help: 'also destroy the data disks: their data is lost' },
     ...siteFlag,
-    ...verboseFlag('plain, line-by-line output including Terraform\'s'),
+    ...verboseFlag('also each step\'s start and every line of Terraform\'s output, labelled [stack]'),
   },
 } as const;
 

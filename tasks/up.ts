@@ -15,7 +15,9 @@ const spec = {
     'Bring the site up: check → synthesize → apply every stack (data disks first) → outputs → inventory → render →\n' +
     'configure from the stage\'s control node → verify, for lab, then — through the promotion gate — for prod.\n' +
     'Prod only receives content that verified in lab. A stage whose inputs are unchanged and whose plan is empty is\n' +
-    'only verified. Without a terminal (or in CI) nothing is asked: where a question would be, it stops and names the flag.',
+    'only verified. Without a terminal (or in CI) nothing is asked: where a question would be, it stops and names the flag;\n' +
+    'the output is then each step\'s result and the errors (--verbose: everything). A site whose state backend is pg keeps\n' +
+    'its run records and the run lock in that PostgreSQL database too (PG* environment or a pgpass file), for every checkout.',
   flags: {
     ...stageFlag('lab, prod or all (default all: lab, then prod)'),
     ...yesFlag('answer yes to every confirmation (apply, promote)'),
@@ -23,7 +25,7 @@ const spec = {
     force: { type: 'boolean', help: 'promote to prod content that did not verify in lab (warns)' },
     'allow-data-loss': { type: 'boolean', help: 'apply even when a plan destroys or replaces a data disk or its VM' },
     ...siteFlag,
-    ...verboseFlag('plain, line-by-line output including every tool\'s'),
+    ...verboseFlag('also each step\'s start and every line of Terraform\'s and Ansible\'s output, labelled [stack] or [stage]'),
   },
 } as const;
 
