@@ -42,10 +42,14 @@ export class ApplyRun {
     return this.terraform;
   }
 
-  /** The stage's record of applied stacks: in the stores given, else where the site's backend keeps it (files beside the runner's CLI config). */
+  /**
+   * The stage's record of applied stacks: in the stores given, else where the site's backend
+   * keeps it (files beside the runner's CLI config, or the database terraform's PG* reach).
+   */
   appliedStacks(ctx: ApplyContext): AppliedStacks {
-    const stores = this.opts.stores ?? storesFor(this.site(ctx), { env: this.opts.env, root: this.tf.config.stateDir });
-    return new AppliedStacks(stores(this.stage), this.stage, this.opts.env);
+    const env = { ...(this.opts.env ?? process.env), ...this.opts.terraformEnv };
+    const stores = this.opts.stores ?? storesFor(this.site(ctx), { env, root: this.tf.config.stateDir });
+    return new AppliedStacks(stores(this.stage), this.stage, env);
   }
 
   site(ctx: ApplyContext): Site {
