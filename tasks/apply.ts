@@ -2,7 +2,7 @@
 // disks first, with one line of plan summary per stack.
 import { applySteps, type ApplyContext } from './lib/apply';
 import { loadSite } from './lib/model/index';
-import { acquireRunLock } from './lib/shared/lock';
+import { acquireSiteLock } from './lib/shared/run-lock';
 import { command, oneStage, siteFile, siteFlag, stageFlag, verboseFlag, yesFlag } from './lib/ui/cli';
 import { EXIT, HomeprodError } from './lib/ui/errors';
 import { runSteps } from './lib/ui/listr';
@@ -25,7 +25,7 @@ const spec = {
     'dry-run': { type: 'boolean', help: 'plan only; change nothing' },
     ...yesFlag(),
     ...siteFlag,
-    ...verboseFlag('plain, line-by-line output including Terraform\'s'),
+    ...verboseFlag('also each step\'s start and every line of Terraform\'s output, labelled [stack]'),
   },
 } as const;
 
@@ -33,7 +33,7 @@ await command(spec, async (values, out) => {
   const stage = oneStage(values);
   if (values['destroy-data'] && !values.destroy) throw new HomeprodError('--destroy-data only goes with --destroy', EXIT.usage);
   const site = loadSite(siteFile(values));
-  const lock = values['dry-run'] ? null : acquireRunLock();
+  const lock = values['dry-run'] ? null : await acquireSiteLock(site, { say: (line) => out.line(line) });
   try {
     const ctx = await runSteps<ApplyContext>(
       applySteps({

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { type ConfigureContext, configureSteps, promptPassphrase } from './lib/configure';
 import { loadSite } from './lib/model/index';
 import { outputsFromModel, readOutputsFile, renderSteps, type RenderContext } from './lib/render/index';
-import { acquireRunLock } from './lib/shared/lock';
+import { acquireSiteLock } from './lib/shared/run-lock';
 import { stateRoot } from './lib/shared/paths';
 import { command, oneStage, siteFile, siteFlag, stageFlag, verboseFlag, yesFlag } from './lib/ui/cli';
 import { EXIT, HomeprodError } from './lib/ui/errors';
@@ -28,7 +28,7 @@ const spec = {
     ...siteFlag,
     outputs: { type: 'string', help: 'JSON of the applied hosts: a HostOutput list, or stack name -> `terraform output -json`' },
     out: { type: 'string', help: 'render directory (default .state/rendered/<stage>, as up uses)' },
-    ...verboseFlag('plain, line-by-line output including ansible-playbook\'s'),
+    ...verboseFlag('also each step\'s start and every line of ansible-playbook\'s output, labelled [stage]'),
   },
 } as const;
 
@@ -51,7 +51,7 @@ await command(spec, async (values, out) => {
       }
     },
   };
-  const lock = values.check ? null : acquireRunLock();
+  const lock = values.check ? null : await acquireSiteLock(site, { say: (line) => out.line(line) });
   try {
     const ctx = await runSteps<Ctx>(
       [

@@ -2,7 +2,7 @@
 // confirmation of the stage name.
 import { applySteps, type ApplyContext } from './lib/apply';
 import { loadSite, type StageName } from './lib/model';
-import { acquireRunLock } from './lib/shared/lock';
+import { acquireSiteLock } from './lib/shared/run-lock';
 import { command, siteFile, siteFlag, stageFlag, stagesOf, verboseFlag, yesFlag } from './lib/ui/cli';
 import { EXIT, HomeprodError } from './lib/ui/errors';
 import { runSteps, type Step } from './lib/ui/listr';
@@ -21,7 +21,7 @@ const spec = {
     ...yesFlag('do not ask (with --destroy-data: also skips typing the stage name)'),
     'destroy-data': { type: 'boolean', help: 'also destroy the data disks: their data is lost' },
     ...siteFlag,
-    ...verboseFlag('plain, line-by-line output including Terraform\'s'),
+    ...verboseFlag('also each step\'s start and every line of Terraform\'s output, labelled [stack]'),
   },
 } as const;
 
@@ -44,7 +44,7 @@ await command(spec, async (values, out) => {
       if (typed.trim() !== stage) throw new HomeprodError(`not destroyed: typed "${typed.trim()}", not "${stage}"`, EXIT.refused);
     }
   }
-  const lock = acquireRunLock();
+  const lock = await acquireSiteLock(site, { say: (line) => out.line(line) });
   try {
     const steps: Step<ApplyContext>[] = stages.map((stage) => ({
       title: `Destroy the ${stage} VMs${destroyData ? ' and data disks' : ''}${hostsOf(stage) ? ` of ${hostsOf(stage)!.join(', ')}` : ''}`,

@@ -1,6 +1,8 @@
 // The main job: bring the whole site up, lab first, then the gated promotion to prod.
 import { promptPassphrase } from './lib/configure';
-import { acquireRunLock } from './lib/shared/lock';
+import { loadSite } from './lib/model';
+import { acquireSiteLock } from './lib/shared/run-lock';
+import { storesFor } from './lib/shared/store';
 import { command, siteFile, siteFlag, stageFlag, stagesOf, verboseFlag, yesFlag } from './lib/ui/cli';
 import { runSteps } from './lib/ui/listr';
 import { canPrompt, confirmInTask } from './lib/ui/prompts';
@@ -13,7 +15,9 @@ const spec = {
     'Bring the site up: check → synthesize → apply every stack (data disks first) → outputs → inventory → render →\n' +
     'configure from the stage\'s control node → verify, for lab, then — through the promotion gate — for prod.\n' +
     'Prod only receives content that verified in lab. A stage whose inputs are unchanged and whose plan is empty is\n' +
-    'only verified. Without a terminal (or in CI) nothing is asked: where a question would be, it stops and names the flag.',
+    'only verified. Without a terminal (or in CI) nothing is asked: where a question would be, it stops and names the flag;\n' +
+    'the output is then each step\'s result and the errors (--verbose: everything). A site whose state backend is pg keeps\n' +
+    'its run records and the run lock in that PostgreSQL database too (PG* environment or a pgpass file), for every checkout.',
   flags: {
     ...stageFlag('lab, prod or all (default all: lab, then prod)'),
     ...yesFlag('answer yes to every confirmation (apply, promote)'),
@@ -21,13 +25,15 @@ const spec = {
     force: { type: 'boolean', help: 'promote to prod content that did not verify in lab (warns)' },
     'allow-data-loss': { type: 'boolean', help: 'apply even when a plan destroys or replaces a data disk or its VM' },
     ...siteFlag,
-    ...verboseFlag('plain, line-by-line output including every tool\'s'),
+    ...verboseFlag('also each step\'s start and every line of Terraform\'s and Ansible\'s output, labelled [stack] or [stage]'),
   },
 } as const;
 
 await command(spec, async (values, out) => {
   const stages = stagesOf(values, ['lab', 'prod']);
-  const lock = values['dry-run'] ? null : acquireRunLock();
+  // The site's state backends say where the lock and the records are.
+  const site = loadSite(siteFile(values));
+  const lock = values['dry-run'] ? null : await acquireSiteLock(site, { say: (line) => out.line(line) });
   const interactive = canPrompt();
   try {
     const ctx = await runSteps<UpContext>(
@@ -38,6 +44,7 @@ await command(spec, async (values, out) => {
         dryRun: Boolean(values['dry-run']),
         force: Boolean(values.force),
         allowDataLoss: Boolean(values['allow-data-loss']),
+        stores: storesFor(site),
         confirm: interactive ? (task, message) => confirmInTask(task, message) : undefined,
         askPassphrase: interactive ? promptPassphrase : undefined,
       }),

@@ -134,13 +134,14 @@ describe('up on the local platform', () => {
 
   it('a run killed with SIGKILL during apply is converged by the next', async () => {
     expectExit(await run('down', '--yes', '--stage', 'lab', '--site', siteFile), 0);
-    const child = spawn('npx', ['--no-install', 'tsx', 'tasks/up.ts', '--yes', '--stage', 'lab', '--site', siteFile], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('npx', ['--no-install', 'tsx', 'tasks/up.ts', '--yes', '--verbose', '--stage', 'lab', '--site', siteFile], { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
     const deadline = Date.now() + 300_000;
-    // Terraform has started creating a VM: its machine is half made when the kill lands.
+    // Terraform has started creating a VM: its machine is half made when the kill lands
+    // (--verbose: without a terminal only step results are printed otherwise).
     const creating = /terraform_data\.vm_\w+: Creating\.\.\./;
     while (!creating.test(output) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(output).toMatch(creating);

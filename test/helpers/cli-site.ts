@@ -29,18 +29,23 @@ export interface CliSite {
   cleanup(): Promise<void>;
 }
 
-export function cliSite(opts: { prefix: string; httpPort: number; httpsPort: number; edit?: (doc: Document) => void; env?: NodeJS.ProcessEnv }): CliSite {
-  const work = mkdtempSync(join(ROOT, `.state-e2e-${opts.prefix}-`));
+/**
+ * `checkout` names a second checkout of the same site (its own state root and synth directory,
+ * the same machines when its env points HOMEPROD_STATE_DIR at the first's).
+ */
+export function cliSite(opts: { prefix: string; httpPort: number; httpsPort: number; edit?: (doc: Document) => void; env?: NodeJS.ProcessEnv; checkout?: string }): CliSite {
+  const name = opts.checkout ? `${opts.prefix}-${opts.checkout}` : opts.prefix;
+  const work = mkdtempSync(join(ROOT, `.state-e2e-${name}-`));
   const state = join(work, 'state');
   const siteFile = join(work, 'site.yaml');
-  const synthDir = join(ROOT, `cdktf.out.e2e-${opts.prefix}`);
+  const synthDir = join(ROOT, `cdktf.out.e2e-${name}`);
   const env = {
     ...process.env,
     CI: '1',
     NO_COLOR: '1',
     HOMEPROD_NS_PREFIX: opts.prefix,
     HOMEPROD_STATE_ROOT: state,
-    HOMEPROD_CDKTF_OUT: `cdktf.out.e2e-${opts.prefix}`,
+    HOMEPROD_CDKTF_OUT: `cdktf.out.e2e-${name}`,
     ...opts.env,
   };
   const doc = parseDocument(readFileSync(join(ROOT, 'inventory/site.yaml'), 'utf8'));

@@ -3,6 +3,7 @@
 // first, at most two stacks at a time. `tasks/apply.ts` runs these steps alone, `tasks/up.ts`
 // composes them with the other layers.
 import type { HostOutput, Site, StageName } from '../model/types';
+import type { Stores } from '../shared/store';
 import type { SynthStack, Synthesize } from '../synth';
 import type { Step, StepTask } from '../ui/listr';
 import type { PlanSummary } from './plan';
@@ -37,6 +38,8 @@ export interface ApplyOptions {
   terraform?: Terraform;
   /** Extra environment for terraform, e.g. PG* for the pg backend. */
   terraformEnv?: Record<string, string>;
+  /** Where the stage's record of applied stacks is; default: by the site's state backend. */
+  stores?: Stores;
   /** At most this many stacks at a time (default 2). */
   concurrency?: number;
   env?: NodeJS.ProcessEnv;

@@ -1,7 +1,7 @@
 // Which stacks a run covers, and in which order: dependencies first (data disks as early as
 // possible), only the named hosts for a `down --host`, and the recorded stacks whose host
 // left the site.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Site, StageName } from '../model/types';
 import type { SynthStack } from '../synth';
@@ -52,22 +52,32 @@ export function onlyHosts(stacks: SynthStack[], site: Site, stage: StageName, op
 
 /**
  * The recorded stacks that synthesis no longer produces. VM stacks are destroyed with the
- * configuration they were applied with; data stacks are kept: that configuration protects them
+ * configuration they were applied with: the record's own copy when it keeps one (a shared
+ * record; written into this checkout's `<outdir>/stacks/<name>/`, which may never have had it),
+ * else what synthesis left in cdktf.out. Data stacks are kept: that configuration protects them
  * with prevent_destroy, and losing a disk takes the host back in the site and
  * `down --host NAME --destroy-data`.
  */
-export function orphansOf(record: AppliedStacks, synthesized: SynthStack[]): { orphans: SynthStack[]; keptOrphans: string[] } {
+export async function orphansOf(record: AppliedStacks, synthesized: SynthStack[], outdir: string): Promise<{ orphans: SynthStack[]; keptOrphans: string[] }> {
   const current = new Set(synthesized.map((s) => s.name));
-  const gone = record.list().filter((s) => !current.has(s.name));
-  const orphans = gone.filter((s) => s.kind === 'vm');
-  for (const stack of orphans) {
+  const gone = (await record.list()).filter((s) => !current.has(s.name));
+  const orphans: SynthStack[] = [];
+  for (const { config, ...stack } of gone.filter((s) => s.kind === 'vm')) {
+    if (config) {
+      const dir = join(outdir, 'stacks', stack.name);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'cdk.tf.json'), `${JSON.stringify(config, null, 2)}\n`);
+      orphans.push({ ...stack, dir });
+      continue;
+    }
     if (!existsSync(join(stack.dir, 'cdk.tf.json'))) {
       throw new HomeprodError(
         `${stack.name}: its host is no longer in the site, and the configuration it was applied with (${stack.dir}/cdk.tf.json) is gone, so Terraform cannot destroy it`,
         EXIT.precondition,
-        `put the host back and run \`down --host\` before deleting it, or remove its resources by hand and delete its entry from ${record.file}`,
+        `put the host back and run \`down --host\` before deleting it, or remove its resources by hand and delete its entry from ${record.where}`,
       );
     }
+    orphans.push(stack);
   }
   return { orphans, keptOrphans: gone.filter((s) => s.kind === 'data').map((s) => s.name) };
 }

@@ -5,6 +5,7 @@ import type { Site } from '../model/types';
 import { platformOf } from '../platform';
 import { deferred, type Deferred } from '../shared/deferred';
 import { stateRoot } from '../shared/paths';
+import { storesFor } from '../shared/store';
 import { type SynthStack, synthesizer } from '../synth';
 import { EXIT, HomeprodError } from '../ui/errors';
 import { type Step, type StepTask, taskLog } from '../ui/listr';
@@ -39,6 +40,16 @@ export class ApplyRun {
   get tf(): Terraform {
     if (!this.terraform) throw new Error('terraform runner used before it was prepared');
     return this.terraform;
+  }
+
+  /**
+   * The stage's record of applied stacks: in the stores given, else where the site's backend
+   * keeps it (files beside the runner's CLI config, or the database terraform's PG* reach).
+   */
+  appliedStacks(ctx: ApplyContext): AppliedStacks {
+    const env = { ...(this.opts.env ?? process.env), ...this.opts.terraformEnv };
+    const stores = this.opts.stores ?? storesFor(this.site(ctx), { env, root: this.tf.config.stateDir });
+    return new AppliedStacks(stores(this.stage), this.stage, env);
   }
 
   site(ctx: ApplyContext): Site {
@@ -86,7 +97,9 @@ export function synthesizeStacks(run: ApplyRun): ApplyStep {
       const site = run.site(ctx);
       const synth = await (run.opts.synthesize ?? synthesizer())(site, stage, { allowDataDestroy: run.dataLossAllowed });
       const stacks = onlyHosts(orderStacks(synth.stacks), site, stage, run.opts);
-      const { orphans, keptOrphans } = run.opts.hosts ? { orphans: [], keptOrphans: [] } : orphansOf(AppliedStacks.of(run.tf.config.stateDir, stage), synth.stacks);
+      const record = run.appliedStacks(ctx);
+      if (!run.opts.destroy) record.assertStorable(stacks);
+      const { orphans, keptOrphans } = run.opts.hosts ? { orphans: [], keptOrphans: [] } : await orphansOf(record, synth.stacks, synth.outdir);
       ctx.applied = { ...ctx.applied, [stage]: { stacks, orphans, keptOrphans, plans: {}, deferred: [], changed: false, outputs: [] } };
       const gone = [...orphans.map((o) => o.name), ...keptOrphans];
       task.title = `Synthesized ${plural(stacks.length, `${stage} stack`)} into ${synth.outdir}${gone.length ? `; no longer in the site: ${gone.join(', ')}` : ''}`;
@@ -112,7 +125,7 @@ export function planStacks(run: ApplyRun): ApplyStep {
 }
 
 async function planOrphan(run: ApplyRun, result: StageApplyResult, stack: SynthStack, sub: SubTask): Promise<void> {
-  const log = taskLog(sub);
+  const log = taskLog(sub, stack.name);
   await run.tf.init(stack, log);
   const plan = await run.tf.plan(stack, { destroy: true }, log);
   result.plans[stack.name] = plan;
@@ -142,7 +155,7 @@ async function planStack(run: ApplyRun, result: StageApplyResult, stack: SynthSt
         return;
       }
     }
-    const log = taskLog(sub);
+    const log = taskLog(sub, stack.name);
     await run.tf.init(stack, log);
     const plan = await run.tf.plan(stack, { destroy: run.opts.destroy }, log);
     result.plans[stack.name] = plan;
@@ -241,7 +254,7 @@ async function applyStack(run: ApplyRun, result: StageApplyResult, stack: SynthS
         throw new HomeprodError(`${stack.name}: not ${run.opts.destroy ? 'destroyed' : 'applied'}, because ${name} failed`);
       });
     }
-    const log = taskLog(sub);
+    const log = taskLog(sub, stack.name);
     let plan = result.plans[stack.name];
     if (!plan) {
       // Deferred until its dependencies were applied: planned now, and gated like the others.
@@ -270,15 +283,15 @@ export function recordAppliedStacks(run: ApplyRun): ApplyStep {
   return {
     title: `Record the applied ${run.stage} stacks`,
     enabled: () => !run.opts.dryRun,
-    task: (ctx, task) => {
+    task: async (ctx, task) => {
       const result = run.result(ctx);
-      const record = AppliedStacks.of(run.tf.config.stateDir, run.stage);
+      const record = run.appliedStacks(ctx);
       // Kept data stacks of a destroy stay recorded; everything else planned is now as planned.
       const destroyed = [...result.orphans, ...(run.opts.destroy ? result.stacks.filter((s) => !run.kept(s)) : [])].map((s) => s.name);
-      record.update(run.opts.destroy ? [] : result.stacks, destroyed);
+      await record.update(run.opts.destroy ? [] : result.stacks, destroyed);
       // Synthesis never writes these again; their configuration was only kept to destroy them.
       for (const stack of result.orphans) rmSync(stack.dir, { recursive: true, force: true });
-      task.title = `Recorded the applied ${run.stage} stacks in ${record.file}`;
+      task.title = `Recorded the applied ${run.stage} stacks in ${record.where}`;
     },
   };
 }

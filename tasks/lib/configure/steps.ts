@@ -203,7 +203,7 @@ export function runPlaybooks(run: ConfigureRun): ConfigureStep {
     task: async (ctx, task) => {
       const varsFiles = ['vars/homeprod.yml', ...(vaultVarsFile(run.site(ctx), stage) ? ['vars/vault.yml'] : [])];
       const script = playbookScript(run.layout, { useAgent: run.probe.key === 'agent', varsFiles, extraArgs: run.opts.extraArgs });
-      const result = await run.link.run(script, { onOutput: taskLog(task), signal: run.opts.signal });
+      const result = await run.link.run(script, { onOutput: taskLog(task, stage), signal: run.opts.signal });
       const text = result.stdout + (result.stderr ? `\n${result.stderr}` : '');
       const logFile = join(stateRoot(run.env), 'logs', `configure-${stage}.log`);
       mkdirPrivate(dirname(logFile));

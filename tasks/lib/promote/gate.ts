@@ -1,6 +1,7 @@
 // The promotion gate: prod only receives content that verified in lab.
 import { readRecord } from './records';
 import { changedInputs, type ContentSnapshot } from './snapshot';
+import type { Stores } from '../shared/store';
 
 export interface PromotionCheck {
   allowed: boolean;
@@ -12,13 +13,13 @@ export interface PromotionCheck {
   changes: string[];
 }
 
-export function checkPromotion(snapshot: ContentSnapshot, env?: NodeJS.ProcessEnv): PromotionCheck {
-  const lab = readRecord('verified', 'lab', env);
-  const prod = readRecord('run', 'prod', env);
+export async function checkPromotion(snapshot: ContentSnapshot, stores: Stores): Promise<PromotionCheck> {
+  const lab = await readRecord(stores, 'verified', 'lab');
+  const prod = await readRecord(stores, 'run', 'prod');
   const changes = changedInputs(prod, snapshot);
   // The very first run: lab is verified through the passthrough, which prod brings up. Prod
   // may then receive exactly what lab was configured with, and lab is verified right after.
-  const labConfigured = readRecord('run', 'lab', env);
+  const labConfigured = await readRecord(stores, 'run', 'lab');
   if (!prod && labConfigured?.hash === snapshot.hash) return { allowed: true, bootstrap: true, changes };
   if (!lab) return { allowed: false, reason: 'nothing has verified in lab yet', changes };
   if (lab.hash !== snapshot.hash) {

@@ -2,6 +2,7 @@
 // prod passes the gate only with content that verified in lab, and a stage that verified is
 // recorded as what the next stage may receive.
 import type { Site, StageName } from '../model/types';
+import { storesFor, type Stores } from '../shared/store';
 import { EXIT, HomeprodError } from '../ui/errors';
 import type { Step, StepTask } from '../ui/listr';
 import { failureLines, type VerifyResult } from '../verify';
@@ -35,17 +36,26 @@ export interface PromoteOptions {
   /** Asks yes/no inside a task; absent when nobody can answer (then the flag is named). */
   confirm?: (task: StepTask<PromoteContext>, message: string) => Promise<boolean>;
   env?: NodeJS.ProcessEnv;
+  /** Where each stage's records are; default: by the site's state backends (storesFor). */
+  stores?: Stores;
 }
+
+/** The records' stores of this run: the ones given, or the site's. */
+export const storesOf = (ctx: { site?: Site }, opts: Pick<PromoteOptions, 'env' | 'stores'>): Stores => {
+  if (opts.stores) return opts.stores;
+  if (!ctx.site) throw new Error('the site was not loaded');
+  return storesFor(ctx.site, { env: opts.env });
+};
 
 type PromoteStep = Step<PromoteContext>;
 
-export function compareInputs(stage: StageName, opts: Pick<PromoteOptions, 'env'>): PromoteStep {
+export function compareInputs(stage: StageName, opts: Pick<PromoteOptions, 'env' | 'stores'>): PromoteStep {
   return {
     title: `Compare the ${stage} inputs with its last verified run`,
-    task: (ctx, task) => {
+    task: async (ctx, task) => {
       if (!ctx.site) throw new Error('the site was not loaded');
       const snapshot = contentSnapshot(ctx.site);
-      const last = readRecord('run', stage, opts.env);
+      const last = await readRecord(storesOf(ctx, opts), 'run', stage);
       const unchanged = last?.hash === snapshot.hash;
       ctx.runs[stage] = { snapshot, unchanged };
       task.title = unchanged ? `The ${stage} inputs are unchanged since ${last!.at}` : last ? `The ${stage} inputs changed since ${last.at}` : `${stage} has no verified run yet`;
@@ -58,7 +68,7 @@ export function promotionGate(opts: PromoteOptions): PromoteStep {
     title: 'Promotion gate: prod only receives what verified in lab',
     task: async (ctx, task) => {
       const run = ctx.runs.prod!;
-      const check = checkPromotion(run.snapshot, opts.env);
+      const check = await checkPromotion(run.snapshot, storesOf(ctx, opts));
       if (!check.allowed && !opts.force) {
         throw new HomeprodError(`refusing to promote to prod: ${check.reason}`, EXIT.refused, 'run npx tsx tasks/up.ts --stage lab first (or pass --force to promote unverified content)');
       }
@@ -77,22 +87,22 @@ export function promotionGate(opts: PromoteOptions): PromoteStep {
   };
 }
 
-export function recordRun(stage: StageName, opts: Pick<PromoteOptions, 'dryRun' | 'env'>): PromoteStep {
+export function recordRun(stage: StageName, opts: Pick<PromoteOptions, 'dryRun' | 'env' | 'stores'>): PromoteStep {
   return {
     title: `Record the verified ${stage} content`,
     enabled: () => !opts.dryRun,
-    task: (ctx, task) => {
+    task: async (ctx, task) => {
       const run = ctx.runs[stage]!;
       const results = ctx.verified?.[stage];
       if (!results) {
-        recordConfigured(stage, run.snapshot, opts.env);
+        await recordConfigured(storesOf(ctx, opts), stage, run.snapshot);
         run.verifyDeferred = true;
         task.title = `Recorded the configured ${stage} content; it is verified once the passthrough is up`;
         return;
       }
       const failed = results.filter((r) => !r.ok);
       if (failed.length) throw new HomeprodError(`${failed.length} ${stage} check${failed.length === 1 ? '' : 's'} failed verification`, EXIT.failed, undefined, failureLines(results));
-      recordVerified(stage, run.snapshot, opts.env);
+      await recordVerified(storesOf(ctx, opts), stage, run.snapshot);
       run.verifyDeferred = false;
       task.title = stage === 'lab' ? 'Recorded what verified in lab: prod may now receive it' : `Recorded the verified ${stage} content`;
     },

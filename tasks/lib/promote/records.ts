@@ -1,10 +1,9 @@
 // The records of each stage's runs: what it was last configured with ("run") and what last
-// verified ("verified"), as content snapshots. The promotion gate reads them.
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+// verified ("verified"), as content snapshots, in the stage's store (files under the state
+// root, or PostgreSQL with the pg backend, shared by every checkout). The promotion gate reads them.
+import { existsSync, rmSync } from 'node:fs';
 import type { ContentSnapshot } from './snapshot';
-import { writeFileAtomic } from '../shared/files';
-import { stateRoot } from '../shared/paths';
+import { documentFile, type Stores } from '../shared/store';
 import { STAGES, type StageName } from '../model/types';
 
 export interface RunRecord extends ContentSnapshot {
@@ -12,44 +11,52 @@ export interface RunRecord extends ContentSnapshot {
   at: string;
 }
 
-const recordPath = (root: string, kind: 'verified' | 'run', stage: StageName) => join(root, 'runs', `${stage}-${kind}.json`);
-const recordFile = (kind: 'verified' | 'run', stage: StageName, env?: NodeJS.ProcessEnv) => recordPath(stateRoot(env), kind, stage);
+type Kind = 'verified' | 'run';
 
 /**
  * Forgets that stages were configured, for `local.ts clean` (the machines are gone): the next
  * `up` then treats each as never brought up, so lab waits for prod's passthrough again. What
- * verified stays recorded: it did verify, and prod may still receive it.
+ * verified stays recorded: it did verify, and prod may still receive it. Only the files of
+ * this state root: clean leaves Terraform's state in PostgreSQL alone too.
  */
 export function forgetConfigured(root: string): StageName[] {
   return STAGES.filter((stage) => {
-    const file = recordPath(root, 'run', stage);
+    const file = documentFile(root, stage, 'run');
     if (!existsSync(file)) return false;
     rmSync(file, { force: true });
     return true;
   });
 }
 
-export function readRecord(kind: 'verified' | 'run', stage: StageName, env?: NodeJS.ProcessEnv): RunRecord | null {
+const isRecord = (value: unknown): value is RunRecord =>
+  typeof value === 'object' && value !== null && typeof (value as RunRecord).hash === 'string' && typeof (value as RunRecord).at === 'string' && typeof (value as RunRecord).files === 'object';
+
+/** The record, or null when there is none (an unreadable one counts as none: the stage runs in full). */
+export async function readRecord(stores: Stores, kind: Kind, stage: StageName): Promise<RunRecord | null> {
+  const store = stores(stage);
+  let value: unknown;
   try {
-    return JSON.parse(readFileSync(recordFile(kind, stage, env), 'utf8')) as RunRecord;
-  } catch {
+    value = await store.read(stage, kind);
+  } catch (error) {
+    // A database that cannot be reached is not "no record": the gate would misjudge.
+    if (store.shared) throw error;
     return null;
   }
+  return isRecord(value) ? value : null;
 }
 
 /** After a stage verified: it is the stage's last good run, and (for lab) what prod may receive. */
-export function recordVerified(stage: StageName, snapshot: ContentSnapshot, env?: NodeJS.ProcessEnv): void {
-  recordConfigured(stage, snapshot, env);
-  writeRecord('verified', stage, snapshot, env);
+export async function recordVerified(stores: Stores, stage: StageName, snapshot: ContentSnapshot): Promise<void> {
+  await recordConfigured(stores, stage, snapshot);
+  await writeRecord(stores, 'verified', stage, snapshot);
 }
 
 /** A stage that was configured but could not be verified yet (lab before the passthrough exists). */
-export function recordConfigured(stage: StageName, snapshot: ContentSnapshot, env?: NodeJS.ProcessEnv): void {
-  writeRecord('run', stage, snapshot, env);
+export async function recordConfigured(stores: Stores, stage: StageName, snapshot: ContentSnapshot): Promise<void> {
+  await writeRecord(stores, 'run', stage, snapshot);
 }
 
-function writeRecord(kind: 'verified' | 'run', stage: StageName, snapshot: ContentSnapshot, env?: NodeJS.ProcessEnv): void {
+async function writeRecord(stores: Stores, kind: Kind, stage: StageName, snapshot: ContentSnapshot): Promise<void> {
   const record: RunRecord = { stage, at: new Date().toISOString(), ...snapshot };
-  writeFileAtomic(recordFile(kind, stage, env), `${JSON.stringify(record, null, 2)}\n`, 0o600);
+  await stores(stage).write(stage, kind, record);
 }
-

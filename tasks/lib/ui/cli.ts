@@ -30,7 +30,10 @@ export interface CommandSpec<F extends Flags> {
 /** --site FILE: every task that reads the site. */
 export const siteFlag = { site: { type: 'string', help: `site file (default ${DEFAULT_SITE_FILE})` } } as const satisfies Flags;
 
-/** --verbose: plain, line-by-line output; `what` says whose output it includes. */
+/**
+ * --verbose: plain, line-by-line output with every step's start and every tool line (without
+ * a terminal the default is plain too, but only step results and errors); `help` says whose.
+ */
 export const verboseFlag = (help = 'plain, line-by-line output') => ({ verbose: { type: 'boolean', help } }) as const satisfies Flags;
 
 /** --yes / -y: the confirmation a task would ask for, given up front. */

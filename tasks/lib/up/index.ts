@@ -7,6 +7,7 @@ import type { AskPassphrase, ConfigureContext } from '../configure';
 import type { HostOutput, Site, StageName } from '../model/types';
 import type { PromoteContext, StageContent } from '../promote';
 import { outputsFromModel, type RenderResult } from '../render';
+import type { Stores } from '../shared/store';
 import type { Step, StepTask } from '../ui/listr';
 import type { VerifyContext } from '../verify';
 import { converge, recordStep, stageSteps, verifyStep } from './stage';
@@ -23,6 +24,8 @@ export interface UpOptions {
   /** Asks the control node key's passphrase; absent = stop with a message. */
   askPassphrase?: AskPassphrase;
   env?: NodeJS.ProcessEnv;
+  /** Where each stage's records and applied stacks are; default: by the site's state backends. */
+  stores?: Stores;
 }
 
 export interface StageRun extends StageContent {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { applySteps } from '../apply';
 import { configureSteps } from '../configure';
 import type { StageName } from '../model/types';
-import { compareInputs, promotionGate, readRecord, recordRun } from '../promote';
+import { compareInputs, promotionGate, readRecord, recordRun, storesOf } from '../promote';
 import { renderSteps } from '../render';
 import { stateRoot } from '../shared/paths';
 import type { Step } from '../ui/listr';
@@ -13,29 +13,31 @@ import type { StageRun, UpContext, UpOptions } from './index';
 
 type UpStep = Step<UpContext>;
 
-const neverConfigured = (stage: StageName, opts: UpOptions) => opts.dryRun && !readRecord('run', stage, opts.env);
+type Skip = boolean | string | Promise<boolean | string>;
+
+const neverConfigured = async (stage: StageName, ctx: UpContext, opts: UpOptions) => opts.dryRun && !(await readRecord(storesOf(ctx, opts), 'run', stage));
 
 /** A step's own skip, as a function of the context. */
-const ownSkip = (step: UpStep, ctx: UpContext): boolean | string => (typeof step.skip === 'function' ? (step.skip as (c: UpContext) => boolean | string)(ctx) : (step.skip ?? false));
+const ownSkip = (step: UpStep, ctx: UpContext): Skip => (typeof step.skip === 'function' ? (step.skip as (c: UpContext) => Skip)(ctx) : (step.skip ?? false));
 
 /** Render and configure a stage: the steps that change hosts. */
 export function converge(stage: StageName, opts: UpOptions): UpStep[] {
   const configure = configureSteps({ stage, askPassphrase: opts.askPassphrase, env: opts.env, extraArgs: opts.dryRun ? ['--check', '--diff'] : undefined }) as UpStep[];
   return [
     ...(renderSteps(stage, { outDir: join(stateRoot(opts.env), 'rendered', stage) }) as UpStep[]),
-    ...configure.map((s) => ({ ...s, skip: (ctx: UpContext) => (neverConfigured(stage, opts) ? `Dry run: ${stage} has never been configured` : ownSkip(s, ctx)) })),
+    ...configure.map((s) => ({ ...s, skip: async (ctx: UpContext) => ((await neverConfigured(stage, ctx, opts)) ? `Dry run: ${stage} has never been configured` : ownSkip(s, ctx)) })),
   ];
 }
 
 /** No passthrough yet: it is prod's, and prod has never been brought up. */
-const passthroughDown = (ctx: UpContext, env?: NodeJS.ProcessEnv) => !ctx.configured?.prod && !readRecord('run', 'prod', env);
+const passthroughDown = async (ctx: UpContext, opts: UpOptions) => !ctx.configured?.prod && !(await readRecord(storesOf(ctx, opts), 'run', 'prod'));
 
 export function verifyStep(stage: StageName, opts: UpOptions): UpStep[] {
   return (verifySteps({ stage, env: opts.env }) as UpStep[]).map((s) => ({
     ...s,
-    skip: (ctx: UpContext) => {
-      if (neverConfigured(stage, opts)) return `Dry run: ${stage} has never been configured`;
-      if (stage === 'lab' && passthroughDown(ctx, opts.env)) return 'The passthrough (prod) is not up yet: lab is verified right after prod';
+    skip: async (ctx: UpContext) => {
+      if (await neverConfigured(stage, ctx, opts)) return `Dry run: ${stage} has never been configured`;
+      if (stage === 'lab' && (await passthroughDown(ctx, opts))) return 'The passthrough (prod) is not up yet: lab is verified right after prod';
       return false;
     },
   }));
@@ -54,6 +56,7 @@ export function stageSteps(stage: StageName, opts: UpOptions): UpStep[] {
       dryRun: opts.dryRun,
       allowDataLoss: opts.allowDataLoss,
       env: opts.env,
+      stores: opts.stores,
       confirm: opts.confirm as Parameters<typeof applySteps>[0]['confirm'],
     }) as UpStep[]),
     decideFastPath(stage, opts),
