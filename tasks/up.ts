@@ -1,25 +1,27 @@
 // The main job: bring the whole site up, lab first, then the gated promotion to prod.
 import { promptPassphrase } from './lib/configure';
 import { acquireRunLock } from './lib/shared/lock';
-import { command, siteFile, siteFlag, stageFlag, stagesOf, verboseFlag, yesFlag } from './lib/ui/cli';
+import { command, insecureFlag, siteFile, siteFlag, stageFlag, stagesOf, verboseFlag, yesFlag } from './lib/ui/cli';
 import { runSteps } from './lib/ui/listr';
 import { canPrompt, confirmInTask } from './lib/ui/prompts';
 import { upSteps, type UpContext } from './lib/up';
 import { summaryLines } from './lib/up/summary';
 
 const spec = {
-  usage: 'npx tsx tasks/up.ts [--stage lab|prod|all] [--yes] [--dry-run] [--force] [--allow-data-loss] [--site FILE] [--verbose]',
+  usage: 'npx tsx tasks/up.ts [--stage lab|prod|all] [--yes] [--dry-run] [--force] [--allow-data-loss] [--insecure] [--site FILE] [--verbose]',
   summary:
     'Bring the site up: check → synthesize → apply every stack (data disks first) → outputs → inventory → render →\n' +
     'configure from the stage\'s control node → verify, for lab, then — through the promotion gate — for prod.\n' +
     'Prod only receives content that verified in lab. A stage whose inputs are unchanged and whose plan is empty is\n' +
-    'only verified. Without a terminal (or in CI) nothing is asked: where a question would be, it stops and names the flag.',
+    'only verified. Without a terminal (or in CI) nothing is asked: where a question would be, it stops and names the flag.\n' +
+    'A stage on Proxmox is checked first as `tasks/doctor.ts` does; on any problem nothing is planned (exit 3).',
   flags: {
     ...stageFlag('lab, prod or all (default all: lab, then prod)'),
     ...yesFlag('answer yes to every confirmation (apply, promote)'),
     'dry-run': { type: 'boolean', help: 'Terraform plan, rendered configs, Ansible check mode; change nothing' },
     force: { type: 'boolean', help: 'promote to prod content that did not verify in lab (warns)' },
     'allow-data-loss': { type: 'boolean', help: 'apply even when a plan destroys or replaces a data disk or its VM' },
+    ...insecureFlag,
     ...siteFlag,
     ...verboseFlag('plain, line-by-line output including every tool\'s'),
   },
@@ -38,6 +40,7 @@ await command(spec, async (values, out) => {
         dryRun: Boolean(values['dry-run']),
         force: Boolean(values.force),
         allowDataLoss: Boolean(values['allow-data-loss']),
+        insecure: Boolean(values.insecure),
         confirm: interactive ? (task, message) => confirmInTask(task, message) : undefined,
         askPassphrase: interactive ? promptPassphrase : undefined,
       }),

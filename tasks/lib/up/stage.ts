@@ -53,6 +53,7 @@ export function stageSteps(stage: StageName, opts: UpOptions): UpStep[] {
       yes: opts.yes,
       dryRun: opts.dryRun,
       allowDataLoss: opts.allowDataLoss,
+      insecure: opts.insecure,
       env: opts.env,
       confirm: opts.confirm as Parameters<typeof applySteps>[0]['confirm'],
     }) as UpStep[]),
