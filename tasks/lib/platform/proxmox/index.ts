@@ -1,15 +1,13 @@
 // The proxmox platform: the stage's VMs on a real Proxmox VE cluster (bpg/proxmox provider).
 // Before Terraform runs, the doctor's checks must pass; hosts are reached directly over ssh
 // with the host keys homeprod made for them, and clients reach the passthrough through the router.
-import { existsSync } from 'node:fs';
 import { PROXMOX_PROVIDER } from '../../../../stacks/provider-pin';
 import type { Stage } from '../../model/types';
-import { controlKeyPath } from '../../shared/keys';
 import { sshLink } from '../../shared/link';
 import { EXIT, HomeprodError } from '../../ui/errors';
 import type { Platform } from '../index';
 import { doctorStage, problemsOf } from './doctor';
-import { writeKnownHosts } from './known-hosts';
+import { reachArgs } from './reach';
 
 export const proxmoxPlatform: Platform = {
   name: 'proxmox',
@@ -36,22 +34,8 @@ export const proxmoxPlatform: Platform = {
   },
 
   reach(host, stage, env, peers) {
-    const knownHosts = writeKnownHosts(stage, env, [host, ...(peers ?? [])]);
-    const key = controlKeyPath(stage.name, env);
-    return {
-      // Only the keys homeprod made are trusted: nothing on first use.
-      link: sshLink(host.name, [
-        '-o', 'BatchMode=yes',
-        '-o', `UserKnownHostsFile=${knownHosts}`,
-        '-o', 'GlobalKnownHostsFile=/dev/null',
-        '-o', 'StrictHostKeyChecking=yes',
-        '-o', 'ServerAliveInterval=15',
-        // The stage's control key is authorized for root on every VM (cloud-init), like the site's users' keys.
-        ...(existsSync(key) ? ['-i', key] : []),
-        `root@${host.ipv4}`,
-      ]),
-      knownHosts,
-    };
+    const { args, knownHosts } = reachArgs(host, stage, env, peers);
+    return { link: sshLink(host.name, args), knownHosts };
   },
 
   entrypoint: (_edge, passthroughIpv4) => ({ address: passthroughIpv4, httpPort: 80, httpsPort: 443 }),
