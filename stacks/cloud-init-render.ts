@@ -55,6 +55,11 @@ export function qemuGuestAgentTask(): CloudInitTask {
   return { packages: ['qemu-guest-agent'], runcmd: ['systemctl enable --now qemu-guest-agent'] };
 }
 
+/** A control node runs the stage's playbooks itself: Ansible must be there before the first configure. */
+export function controlNodeTask(host: Host): CloudInitTask {
+  return host.roles.includes('control-node') ? { packages: ['ansible-core', 'openssh-client', 'openssl'] } : {};
+}
+
 export function dataDiskTask(host: Host): CloudInitTask {
   if (host.dataDisks.length === 0) return {};
   const script = templates().render('data-disks.sh.njk', {

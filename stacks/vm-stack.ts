@@ -3,7 +3,7 @@
 import { Fn, TerraformOutput, TerraformStack, Token } from 'cdktn';
 import type { Construct } from 'constructs';
 import type { CloudInitTask } from './cloud-init-render';
-import { dataDiskTask, qemuGuestAgentTask } from './cloud-init-render';
+import { controlNodeTask, dataDiskTask, qemuGuestAgentTask } from './cloud-init-render';
 import type { Host, HostOutput, Platform, Site, Stage } from '../tasks/lib/model/types';
 import type { HostKeySource } from '../tasks/lib/shared/host-keys';
 import { configureBackend } from './backend';
@@ -50,7 +50,7 @@ export class VmStack extends TerraformStack {
       const cloudImage = new CloudImage(this, 'image', { image, owner: host.name, nodeName, datastoreId: stage.datastores.iso });
       const cloudInit = new CloudInit(this, 'cloud-init', {
         host, stage, users: site.users, nodeName,
-        tasks: [qemuGuestAgentTask(), dataDiskTask(host), ...config.cloudInitTasks],
+        tasks: [qemuGuestAgentTask(), controlNodeTask(host), dataDiskTask(host), ...config.cloudInitTasks],
         rootKeys: config.authorizedKeys, hostKey: config.hostKeys(host.name), snippetDir: config.snippetDir,
       });
       const vm = new ProxmoxVm(this, 'vm', {

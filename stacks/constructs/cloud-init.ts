@@ -12,7 +12,7 @@ export interface CloudInitProps {
   host: Host;
   stage: Stage;
   users: User[];
-  /** Composed in order after the built-in ones (qemu-guest-agent, data disks). */
+  /** Composed in order after the built-in ones (qemu-guest-agent, Ansible on a control node, data disks). */
   tasks: CloudInitTask[];
   nodeName: string;
   /** root's authorized keys. */

@@ -30,8 +30,8 @@ export async function providerCheck(ctx: DoctorContext): Promise<string[]> {
   if (!existsSync(join(pluginDir, packed)) && !hasBinary) {
     problems.push(
       `bpg/proxmox ${PROXMOX_PROVIDER.version} is not in the provider mirror ${pluginDir} (neither ${packed} nor ${unpacked}/terraform-provider-proxmox*): ` +
-        `on a machine with registry access run terraform -chdir=cdktf.out/stacks/<a VM stack> providers mirror -platform=${osArch()} DIR and copy DIR's content there ` +
-        '(or set HOMEPROD_TF_PLUGIN_DIR=DIR), or set HOMEPROD_TF_REGISTRY=direct to let terraform download it',
+        `on a machine with registry access run terraform providers mirror -platform=${osArch()} DIR in a directory whose main.tf requires bpg/proxmox ${PROXMOX_PROVIDER.version} ` +
+        '(README: From rehearsal to your cluster), copy DIR\'s content there or set HOMEPROD_TF_PLUGIN_DIR=DIR; or set HOMEPROD_TF_REGISTRY=direct to let terraform download it',
     );
   }
   return problems;
