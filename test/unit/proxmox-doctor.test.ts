@@ -8,12 +8,14 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { $ } from 'zx';
+import { PROXMOX_PROVIDER } from '../../stacks/provider-pin';
 import { loadSite } from '../../tasks/lib/model/index';
 import type { Site, Stage } from '../../tasks/lib/model/types';
 import { proxmoxApi } from '../../tasks/lib/platform/proxmox/api';
 import { DoctorContext } from '../../tasks/lib/platform/proxmox/context';
 import { doctorStage, problemsOf } from '../../tasks/lib/platform/proxmox/doctor';
 import { osArch } from '../../tasks/lib/platform/proxmox/provider-check';
+import { privilegeNeeds } from '../../tasks/lib/platform/proxmox/requirements';
 import { nodeSshTarget, sudoProblems } from '../../tasks/lib/platform/proxmox/ssh-check';
 import { ed25519KeyPair, keyMaterial } from '../../tasks/lib/shared/host-keys';
 import { ALL_PRIVILEGES, type EmulatedApi, readyCluster, startProxmoxApi } from '../helpers/proxmox-api';
@@ -266,3 +268,20 @@ describe('doctor: SSH to the node, for real', () => {
     ]);
   });
 });
+
+describe('the README tells the truth about what doctor checks', () => {
+  const readme = readFileSync('README.md', 'utf8');
+
+  it('its role holds exactly the privileges doctor asks for', () => {
+    const site = labSite();
+    const asked = [...new Set(privilegeNeeds(site, site.stages.lab).flatMap((n) => n.privileges))].sort();
+    const role = /pveum role add Homeprod --privs "([^"]+)"/.exec(readme)?.[1]?.split(' ').sort();
+    expect(role).toEqual(asked);
+    expect(asked).toEqual([...ALL_PRIVILEGES].sort());
+  });
+
+  it('its mirror recipe names the pinned provider version', () => {
+    expect(readme).toContain(`proxmox = { source = "${PROXMOX_PROVIDER.source}", version = "${PROXMOX_PROVIDER.version}" }`);
+  });
+});
+
