@@ -11,6 +11,7 @@ import { $ } from 'zx';
 import { PROXMOX_PROVIDER } from '../../stacks/provider-pin';
 import { loadSite } from '../../tasks/lib/model/index';
 import type { Site, Stage } from '../../tasks/lib/model/types';
+import { proxmoxPlatform } from '../../tasks/lib/platform/proxmox';
 import { proxmoxApi } from '../../tasks/lib/platform/proxmox/api';
 import { DoctorContext } from '../../tasks/lib/platform/proxmox/context';
 import { doctorStage, problemsOf } from '../../tasks/lib/platform/proxmox/doctor';
@@ -282,6 +283,15 @@ describe('the README tells the truth about what doctor checks', () => {
 
   it('its mirror recipe names the pinned provider version', () => {
     expect(readme).toContain(`proxmox = { source = "${PROXMOX_PROVIDER.source}", version = "${PROXMOX_PROVIDER.version}" }`);
+  });
+});
+
+describe('the provider\'s environment (proxmoxPlatform.terraformEnv)', () => {
+  it('gives the endpoint and the CA to trust; skips verification only with --insecure; never the token', () => {
+    const lab = labSite().stages.lab;
+    expect(proxmoxPlatform.terraformEnv(lab, { insecure: false })).toEqual({ PROXMOX_VE_ENDPOINT: api.endpoint, SSL_CERT_FILE: api.caFile });
+    expect(proxmoxPlatform.terraformEnv(lab, { insecure: true })).toEqual({ PROXMOX_VE_ENDPOINT: api.endpoint, PROXMOX_VE_INSECURE: 'true' });
+    expect(proxmoxPlatform.terraformEnv({ ...lab, proxmox: { ...lab.proxmox, caCert: undefined, insecure: true } }, { insecure: false })).toEqual({ PROXMOX_VE_ENDPOINT: api.endpoint });
   });
 });
 
