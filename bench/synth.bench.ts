@@ -6,9 +6,17 @@ import { join } from 'node:path';
 import { App } from 'cdktn';
 import { buildStacks, synthStage } from '../stacks/main';
 import { loadSite, type Site } from '../tasks/lib/model/index';
+import { HostKeyStore } from '../tasks/lib/shared/host-keys';
 import { manyHostsSite } from '../test/helpers/site-fixture';
 
-const options = { stateDir: '/var/lib/homeprod-bench/state', authorizedKeys: [], platform: 'proxmox' as const };
+// Host keys and snippets as `up` makes them: a real store (keys made on the first run, read after).
+const optionsFor = (out: string) => ({
+  stateDir: '/var/lib/homeprod-bench/state',
+  authorizedKeys: [],
+  platform: 'proxmox' as const,
+  hostKeys: new HostKeyStore(join(out, 'hostkeys')).source,
+  snippetDir: join(out, 'snippets'),
+});
 
 function timeIt(fn: () => void, runs = 3): number {
   fn(); // warm: module loading and template compilation are paid once per process
@@ -23,7 +31,7 @@ function timeIt(fn: () => void, runs = 3): number {
 
 function synthSite(site: Site, out: string): number {
   let stacks = 0;
-  for (const stage of ['lab', 'prod'] as const) stacks += synthStage(site, stage, { ...options, outdir: out }).stacks.length;
+  for (const stage of ['lab', 'prod'] as const) stacks += synthStage(site, stage, { ...optionsFor(out), outdir: out }).stacks.length;
   return stacks;
 }
 
@@ -31,7 +39,7 @@ function synthSite(site: Site, out: string): number {
 function synthWithTraces(site: Site, out: string): void {
   for (const stage of ['lab', 'prod'] as const) {
     const app = new App({ outdir: join(out, `traces-${stage}`), stackTraces: true });
-    buildStacks(app, site, stage, options);
+    buildStacks(app, site, stage, optionsFor(out));
     app.synth();
   }
 }

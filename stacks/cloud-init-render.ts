@@ -2,9 +2,12 @@
 // templates/cloud-init/. Pure functions of the model: the CloudInit construct uploads what
 // this returns, and the content hash in each snippet's file name comes from this text.
 import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import nunjucks from 'nunjucks';
 import type { DataDisk, Host, Stage, User } from '../tasks/lib/model/types';
+import { mkdirPrivate, writeFileAtomic } from '../tasks/lib/shared/files';
+import type { HostKeyPair } from '../tasks/lib/shared/host-keys';
 import { PROJECT_ROOT } from './terraform-offline';
 
 /** One piece of first-boot configuration; tasks compose in the order they are given. */
@@ -52,6 +55,11 @@ export function qemuGuestAgentTask(): CloudInitTask {
   return { packages: ['qemu-guest-agent'], runcmd: ['systemctl enable --now qemu-guest-agent'] };
 }
 
+/** A control node runs the stage's playbooks itself: Ansible must be there before the first configure. */
+export function controlNodeTask(host: Host): CloudInitTask {
+  return host.roles.includes('control-node') ? { packages: ['ansible-core', 'openssh-client', 'openssl'] } : {};
+}
+
 export function dataDiskTask(host: Host): CloudInitTask {
   if (host.dataDisks.length === 0) return {};
   const script = templates().render('data-disks.sh.njk', {
@@ -71,12 +79,21 @@ export interface RenderedCloudInit {
   networkData: string;
 }
 
-export function renderCloudInit(host: Host, stage: Stage, users: User[], tasks: CloudInitTask[]): RenderedCloudInit {
+/** Who may log in as root, and which host key the VM presents. */
+export interface CloudInitIdentity {
+  /** root's authorized keys: the site's users and the stage's control node, as on the local platform. */
+  rootKeys: string[];
+  hostKey: HostKeyPair;
+}
+
+export function renderCloudInit(host: Host, stage: Stage, users: User[], tasks: CloudInitTask[], identity: CloudInitIdentity): RenderedCloudInit {
   const composed = composeTasks(tasks);
   const userData = templates().render('user-data.yaml.njk', {
     host,
     fqdn: `${host.name}.${stage.network.dnsSearch}`,
     users,
+    rootKeys: identity.rootKeys,
+    hostKey: identity.hostKey,
     ...composed,
   });
   const networkData = templates().render('network-data.yaml.njk', {
@@ -89,6 +106,19 @@ export function renderCloudInit(host: Host, stage: Stage, users: User[], tasks: 
     dnsServers: stage.network.dnsServers,
   });
   return { userData, networkData };
+}
+
+/**
+ * Writes a snippet that holds a secret (0600, in a 0700 directory) for the provider to upload
+ * from, unless it is there: its name carries its content's hash, and the provider replaces an
+ * uploaded file whose source changed its modification time, so an existing one is never rewritten.
+ */
+export function writeSecretSnippet(dir: string, fileName: string, content: string): string {
+  const path = join(dir, fileName);
+  if (existsSync(path) && readFileSync(path, 'utf8') === content) return path;
+  mkdirPrivate(dir);
+  writeFileAtomic(path, content, 0o600);
+  return path;
 }
 
 /** `<host>-<kind>-<12 hex of sha256>.yaml`: a new name for new content, so Proxmox never serves a stale snippet. */

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { App } from 'cdktn';
 import type { Platform, Site, StageName } from '../tasks/lib/model/types';
+import type { HostKeySource } from '../tasks/lib/shared/host-keys';
 import type { CloudInitTask } from './cloud-init-render';
 import { DataVmStack } from './data-vm-stack';
 import { applyPolicy } from './policy';
@@ -15,8 +16,12 @@ export interface BuildOptions {
   platform?: Platform;
   /** Absolute; local state files go to <stateDir>/<stage>/<stack>.tfstate (see ensureStateDir). */
   stateDir: string;
-  /** Local platform: keys authorized for root in every machine. */
+  /** Keys authorized for root in every machine (local) or VM (Proxmox, through cloud-init). */
   authorizedKeys: string[];
+  /** Proxmox: each host's SSH host key pair, delivered by cloud-init (a HostKeyStore's source). */
+  hostKeys?: HostKeySource;
+  /** Proxmox: absolute directory the user-data snippets are written to (0600; they hold host private keys). */
+  snippetDir?: string;
   /** Drops the data VMs' protection, for an explicit, confirmed `down --destroy-data`. */
   allowDataDestroy?: boolean;
   /** Extra cloud-init tasks per host (Proxmox), after the built-in ones. */
@@ -39,6 +44,7 @@ export function buildStacks(app: App, site: Site, stageName: StageName, options:
     if (data) built.data.push(data);
     const vm = new VmStack(app, {
       site, host, stage, platform, stateDir: options.stateDir, authorizedKeys: options.authorizedKeys, data,
+      hostKeys: options.hostKeys, snippetDir: options.snippetDir,
       cloudInitTasks: options.cloudInitTasks?.(host.name) ?? [],
     });
     built.vms.push(vm);

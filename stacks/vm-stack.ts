@@ -3,8 +3,9 @@
 import { Fn, TerraformOutput, TerraformStack, Token } from 'cdktn';
 import type { Construct } from 'constructs';
 import type { CloudInitTask } from './cloud-init-render';
-import { dataDiskTask, qemuGuestAgentTask } from './cloud-init-render';
+import { controlNodeTask, dataDiskTask, qemuGuestAgentTask } from './cloud-init-render';
 import type { Host, HostOutput, Platform, Site, Stage } from '../tasks/lib/model/types';
+import type { HostKeySource } from '../tasks/lib/shared/host-keys';
 import { configureBackend } from './backend';
 import { CloudImage } from './constructs/cloud-image';
 import { CloudInit } from './constructs/cloud-init';
@@ -19,8 +20,12 @@ export interface VmStackConfig {
   stage: Stage;
   platform: Platform;
   stateDir: string;
-  /** Local platform: root's authorized keys in the machine. */
+  /** root's authorized keys in the machine (local) or VM (cloud-init on Proxmox). */
   authorizedKeys: string[];
+  /** Proxmox: the host key pair cloud-init installs. */
+  hostKeys?: HostKeySource;
+  /** Proxmox: where the user-data snippet (it holds the host private key) is written. */
+  snippetDir?: string;
   /** The host's data VM stack, when it has data disks. */
   data: DataVmStack | null;
   /** Extra cloud-init tasks, composed after the built-in ones. */
@@ -38,13 +43,15 @@ export class VmStack extends TerraformStack {
 
     let ipv4: string;
     if (config.platform === 'proxmox') {
+      if (!config.hostKeys || !config.snippetDir) throw new Error(`${host.stackName}: proxmox stacks need hostKeys and snippetDir (see BuildOptions)`);
       const nodeName = proxmoxProvider(this, stage);
       const image = site.images[host.image];
       if (!image) throw new Error(`hosts.${host.name}.image: "${host.image}" is not in images`);
       const cloudImage = new CloudImage(this, 'image', { image, owner: host.name, nodeName, datastoreId: stage.datastores.iso });
       const cloudInit = new CloudInit(this, 'cloud-init', {
         host, stage, users: site.users, nodeName,
-        tasks: [qemuGuestAgentTask(), dataDiskTask(host), ...config.cloudInitTasks],
+        tasks: [qemuGuestAgentTask(), controlNodeTask(host), dataDiskTask(host), ...config.cloudInitTasks],
+        rootKeys: config.authorizedKeys, hostKey: config.hostKeys(host.name), snippetDir: config.snippetDir,
       });
       const vm = new ProxmoxVm(this, 'vm', {
         host, stage, nodeName,

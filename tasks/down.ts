@@ -3,13 +3,13 @@
 import { applySteps, type ApplyContext } from './lib/apply';
 import { loadSite, type StageName } from './lib/model';
 import { acquireSiteLock } from './lib/shared/run-lock';
-import { command, siteFile, siteFlag, stageFlag, stagesOf, verboseFlag, yesFlag } from './lib/ui/cli';
+import { command, insecureFlag, siteFile, siteFlag, stageFlag, stagesOf, verboseFlag, yesFlag } from './lib/ui/cli';
 import { EXIT, HomeprodError } from './lib/ui/errors';
 import { runSteps, type Step } from './lib/ui/listr';
 import { canPrompt, confirmInTask, terminalPrompter } from './lib/ui/prompts';
 
 const spec = {
-  usage: 'npx tsx tasks/down.ts [--stage lab|prod|all] [--host NAME ...] [--yes] [--destroy-data] [--site FILE] [--verbose]',
+  usage: 'npx tsx tasks/down.ts [--stage lab|prod|all] [--host NAME ...] [--yes] [--destroy-data] [--insecure] [--site FILE] [--verbose]',
   summary:
     'Destroy the stage\'s VMs through Terraform (prod before lab with --stage all). Data disks are kept, so a later\n' +
     '`up` re-attaches them; --destroy-data destroys them too, after you type the stage name (or with --yes).\n' +
@@ -20,6 +20,7 @@ const spec = {
     host: { type: 'string', multiple: true, help: 'only this host\'s VM (and, with --destroy-data, its data disk); repeat for more hosts' },
     ...yesFlag('do not ask (with --destroy-data: also skips typing the stage name)'),
     'destroy-data': { type: 'boolean', help: 'also destroy the data disks: their data is lost' },
+    ...insecureFlag,
     ...siteFlag,
     ...verboseFlag('also each step\'s start and every line of Terraform\'s output, labelled [stack]'),
   },
@@ -56,6 +57,7 @@ await command(spec, async (values, out) => {
             destroy: true,
             destroyData,
             hosts: hostsOf(stage),
+            insecure: Boolean(values.insecure),
             yes: Boolean(values.yes) || destroyData,
             confirm: canPrompt() ? (t, message) => confirmInTask(t, message) : undefined,
           }),

@@ -25,7 +25,7 @@ export function makeCa(dir: string): TestCa {
   return { dir, cert, key, pem: readFileSync(cert, 'utf8') };
 }
 
-/** Issues <tlsDir>/<name>/{fullchain,privkey}.pem for the names, as the hosts keep them; the name defaults to the first hostname. */
+/** Issues <tlsDir>/<name>/{fullchain,privkey}.pem for the names (an IPv4 address becomes an IP SAN), as the hosts keep them; the name defaults to the first hostname. */
 export function issueCertificate(ca: TestCa, tlsDir: string, hostnames: string[], name = hostnames[0]): string {
   const [first] = hostnames;
   if (!first || !name) throw new Error('issueCertificate needs a hostname');
@@ -34,7 +34,7 @@ export function issueCertificate(ca: TestCa, tlsDir: string, hostnames: string[]
   const key = join(dir, 'privkey.pem');
   const csr = join(dir, 'request.csr');
   const ext = join(dir, 'ext.cnf');
-  writeFileSync(ext, `subjectAltName=${hostnames.map((h) => `DNS:${h}`).join(',')}\n`);
+  writeFileSync(ext, `subjectAltName=${hostnames.map((h) => (/^\d+\.\d+\.\d+\.\d+$/.test(h) ? `IP:${h}` : `DNS:${h}`)).join(',')}\n`);
   openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${first}`]);
   chmodSync(key, 0o600);
   openssl(['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-days', '2', '-extfile', ext, '-out', join(dir, 'fullchain.pem')]);

@@ -11,7 +11,7 @@ function stage(name: StageName, third: number, vmidPrefix: number): Stage {
   return {
     name,
     platform: 'proxmox',
-    proxmox: { endpoint: 'https://pve.pegasuspad.com:8006/', nodes: ['pve1'], insecure: false, sshUser: 'terraform' },
+    proxmox: { endpoint: 'https://pve.pegasuspad.com:8006/', nodes: ['pve1'], insecure: false, sshUser: 'terraform', sshNodes: [] },
     datastores: { hdd: 'tank-hdd', ssd: 'local-zfs', iso: 'local', snippets: 'local', block: ['local-zfs'] },
     network: {
       cidr: `${base}/24`, base, prefixLength: 24, gateway: `10.111.${third}.1`,

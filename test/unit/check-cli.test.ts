@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { $ } from 'zx';
 import { stageSummary } from '../../tasks/lib/check';
+import { PROXMOX_PROVIDER } from '../../stacks/provider-pin';
 import { loadSite } from '../../tasks/lib/model';
 
 const check = (...args: string[]) => $({ nothrow: true, env: { ...process.env, CI: '1', NO_COLOR: '1' } })`npx --no-install tsx tasks/check.ts ${args}`;
@@ -13,6 +14,8 @@ describe('tasks/check.ts', () => {
     expect(result.stdout).toMatch(/lab-ansible\s+10\.111\.2\.12\s+vmid 5012\s+control-node\s+data: \/var\/lib\/ansible 8G on lab-ansible-data \(95012\)/);
     expect(result.stdout).toContain('whoami-lab: whoami.lab.pegasuspad.com → prod-proxy-passthrough → lab-proxy → lab-whoami:8080');
     expect(result.stdout).toContain('whoami: whoami.pegasuspad.com → prod-proxy-passthrough → prod-proxy → prod-whoami:8080');
+    // The one pinned provider version, from stacks/provider-pin.ts.
+    expect(result.stdout).toContain(`terraform provider bpg/proxmox ${PROXMOX_PROVIDER.version} (pinned in stacks/provider-pin.ts), for stages on proxmox: none`);
   });
 
   it('names a shared certificate beside the service, and nothing for one of its own', () => {

@@ -192,8 +192,12 @@ describe('applySteps', () => {
   it('says when a proxmox cluster does not answer', async () => {
     const proxmox: Site = structuredClone(site);
     proxmox.stages.lab = { ...proxmox.stages.lab, platform: 'proxmox', proxmox: { ...proxmox.stages.lab.proxmox, endpoint: 'https://127.0.0.1:1/' } };
-    const error = await failure(runSteps<ApplyContext>(applySteps({ stage: 'lab', site: proxmox, terraform: tf, synthesize: synthesize() }), {}, { silent: true }));
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, PROXMOX_VE_API_TOKEN: 'terraform@pve!homeprod=not-asked' };
+    const error = await failure(runSteps<ApplyContext>(applySteps({ stage: 'lab', site: proxmox, terraform: tf, synthesize: synthesize(), env }), {}, { silent: true }));
     expect(error.exitCode).toBe(EXIT.precondition);
-    expect(error.message).toBe('stages.lab: the Proxmox cluster at https://127.0.0.1:1/ is not reachable (ECONNREFUSED)');
+    // The doctor's checks: the API's line among the others this bare environment has (no agent, ...).
+    expect(error.message).toMatch(/^stages\.lab: the Proxmox cluster is not ready \(\d+ problems\):$/);
+    expect(error.details).toContainEqual(expect.stringMatching(/^stages\.lab\.proxmox\.endpoint: https:\/\/127\.0\.0\.1:1\/ does not answer \(.*ECONNREFUSED.*\)/));
+    expect(error.hint).toContain('nothing was applied');
   });
 });

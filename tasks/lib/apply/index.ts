@@ -36,6 +36,8 @@ export interface ApplyOptions {
   confirm?: (task: StepTask<ApplyContext>, message: string) => Promise<boolean>;
   /** An existing runner (tests, or a caller that runs several stages). */
   terraform?: Terraform;
+  /** Do not verify the platform API's certificate (the --insecure flag). */
+  insecure?: boolean;
   /** Extra environment for terraform, e.g. PG* for the pg backend. */
   terraformEnv?: Record<string, string>;
   /** Where the stage's record of applied stacks is; default: by the site's state backend. */

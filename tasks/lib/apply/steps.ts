@@ -1,7 +1,7 @@
 // The apply steps, one function each, named after its title. They share one ApplyRun: the
 // options, the Terraform runner the first step prepares, and the stage's result in ctx.
 import { rmSync } from 'node:fs';
-import type { Site } from '../model/types';
+import type { Site, Stage } from '../model/types';
 import { platformOf } from '../platform';
 import { deferred, type Deferred } from '../shared/deferred';
 import { stateRoot } from '../shared/paths';
@@ -32,8 +32,10 @@ export class ApplyRun {
     this.terraform = opts.terraform;
   }
 
-  async prepare(): Promise<Terraform> {
-    this.terraform ??= await createTerraform(this.opts.stateDir ?? stateRoot(), { env: this.opts.terraformEnv, signal: this.opts.signal });
+  /** The runner, with the environment the stage's platform gives its stacks (endpoint, trust). */
+  async prepare(stage: Stage): Promise<Terraform> {
+    const env = { ...platformOf(stage).terraformEnv(stage, { insecure: Boolean(this.opts.insecure) }), ...this.opts.terraformEnv };
+    this.terraform ??= await createTerraform(this.opts.stateDir ?? stateRoot(), { env, signal: this.opts.signal });
     return this.terraform;
   }
 
@@ -81,9 +83,16 @@ export function prepareTerraform(run: ApplyRun): ApplyStep {
   return {
     title: `Prepare Terraform for the ${run.stage} stage`,
     task: async (ctx, task) => {
-      const stage = run.site(ctx).stages[run.stage];
-      await run.prepare();
-      const ready = await platformOf(stage).preflight(stage, { dryRun: Boolean(run.opts.dryRun), say: (line) => (task.output = line), env: run.opts.env ?? process.env });
+      const site = run.site(ctx);
+      const stage = site.stages[run.stage];
+      await run.prepare(stage);
+      const ready = await platformOf(stage).preflight(stage, {
+        dryRun: Boolean(run.opts.dryRun),
+        say: (line) => (task.output = line),
+        env: run.opts.env ?? process.env,
+        site,
+        insecure: Boolean(run.opts.insecure),
+      });
       task.title = `Terraform ready; ${ready}`;
     },
   };

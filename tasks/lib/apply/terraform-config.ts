@@ -1,43 +1,13 @@
 // Which terraform runs, with which CLI config and environment: nothing is ever downloaded unless
 // the operator allows it, and inherited TF_* variables never change what terraform does.
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { which } from 'zx';
-import { providerMirrorDir } from '../../../stacks/terraform-offline';
+import { join } from 'node:path';
 import { writeFileAtomic } from '../shared/files';
+import { type CliConfigOptions, cliConfigOptions } from '../shared/terraform-source';
 import { tfStateDir } from '../shared/paths';
-import { EXIT, HomeprodError } from '../ui/errors';
 import type { TerraformConfig } from './terraform';
 
-/** `HOMEPROD_TF` if set, else `terraform`, else `tofu` from PATH. */
-export async function findTerraform(env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  const wanted = env.HOMEPROD_TF?.trim();
-  const candidates = wanted ? [wanted] : ['terraform', 'tofu'];
-  for (const name of candidates) {
-    const found = await which(name, { nothrow: true, path: env.PATH });
-    if (found) return found;
-  }
-  throw new HomeprodError(
-    wanted ? `HOMEPROD_TF is "${wanted}", which is not an executable on PATH` : 'neither terraform nor tofu is on PATH',
-    EXIT.precondition,
-    'install Terraform >= 1.6 or OpenTofu (https://developer.hashicorp.com/terraform/install), or set HOMEPROD_TF to its path',
-  );
-}
-
-export interface CliConfigOptions {
-  /** Directory of the provider filesystem mirror; the only install source unless `allowDownload`. */
-  pluginDir: string;
-  /** Let terraform fetch providers from their registry (HOMEPROD_TF_REGISTRY=direct). */
-  allowDownload: boolean;
-}
-
-/** The one provider mirror (`.cache/terraform/providers`, shared with the stack tests) unless HOMEPROD_TF_PLUGIN_DIR. */
-export function cliConfigOptions(env: NodeJS.ProcessEnv = process.env): CliConfigOptions {
-  return {
-    pluginDir: resolve(env.HOMEPROD_TF_PLUGIN_DIR ?? providerMirrorDir()),
-    allowDownload: env.HOMEPROD_TF_REGISTRY === 'direct',
-  };
-}
+export { cliConfigOptions, type CliConfigOptions, findTerraform } from '../shared/terraform-source';
 
 export function cliConfigText(options: CliConfigOptions): string {
   // Without `direct {}` terraform cannot reach any registry: the local platform needs only

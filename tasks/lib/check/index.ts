@@ -2,6 +2,7 @@
 import { validateSite } from '../model';
 import { HomeprodError, EXIT } from '../ui/errors';
 import type { Site, StageName } from '../model/types';
+import { allPlatforms, platformOf } from '../platform';
 import type { Step } from '../ui/listr';
 
 /** Lines describing one stage: hosts with IP, VMID, roles, data disks; services with their route. */
@@ -25,6 +26,14 @@ export function stageSummary(site: Site, stage: StageName): string[] {
     lines.push(`    ${svc.name}: ${svc.hostnames.join(', ')} → ${passthrough?.name ?? 'passthrough'} → ${proxy?.name ?? '(no stage proxy)'} → ${upstream}${certificate}`);
   }
   return lines;
+}
+
+/** The Terraform providers each platform's stacks use, as pinned, and which stages use them. */
+export function providerLines(site: Site): string[] {
+  return allPlatforms().flatMap((platform) => {
+    const stages = Object.values(site.stages).filter((s) => platformOf(s) === platform).map((s) => s.name);
+    return platform.terraformProviders.map((p) => `terraform provider ${p.source} ${p.version} (pinned in ${p.pinnedIn}), for stages on ${platform.name}: ${stages.join(', ') || 'none'}`);
+  });
 }
 
 export interface CheckContext {

@@ -69,7 +69,8 @@ export class ConfigureRun {
     }
     const site = this.site(ctx);
     const stage = site.stages[this.stage];
-    ({ link: this.link, knownHosts: this.knownHosts } = platformOf(stage).reach(controlNode(site, this.stage, ctx.outputs), stage, this.env));
+    const peers = (ctx.outputs ?? []).filter((h) => h.stage === this.stage);
+    ({ link: this.link, knownHosts: this.knownHosts } = platformOf(stage).reach(controlNode(site, this.stage, ctx.outputs), stage, this.env, peers));
     if (this.opts.knownHosts !== undefined) this.knownHosts = this.opts.knownHosts;
   }
 

@@ -1,6 +1,7 @@
 // Derived values: everything the layers need that follows from the site file.
 // Pure functions of validated input; the cross-field rules check what they produce.
 import { createHash } from 'node:crypto';
+import { dirname, resolve } from 'node:path';
 import type { HostFile, ServiceFile, SiteFile } from './schema';
 import type { DataDisk, Host, Service, Site, Stage, StageName, StartupPhase } from './types';
 
@@ -43,7 +44,7 @@ export function normalizeStage(name: StageName, stage: StageFile, domain: string
   return {
     name,
     platform: stage.platform,
-    proxmox: stage.proxmox,
+    proxmox: { ...stage.proxmox },
     datastores: stage.datastores,
     network: {
       cidr: stage.network.cidr,
@@ -128,6 +129,10 @@ export function normalizeSite(file: string, site: SiteFile): Site {
     lab: normalizeStage('lab', site.stages.lab, site.domain),
     prod: normalizeStage('prod', site.stages.prod, site.domain),
   };
+  // A CA file is named relative to the site file, like the site's imports.
+  for (const stage of Object.values(stages)) {
+    if (stage.proxmox.caCert) stage.proxmox = { ...stage.proxmox, caCert: resolve(dirname(file), stage.proxmox.caCert) };
+  }
   const hosts = site.hosts.map((h) => normalizeHost(h, stages[h.stage], site.domain));
   const byName = new Map(hosts.map((h) => [h.name, h]));
   return {

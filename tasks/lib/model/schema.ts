@@ -31,8 +31,26 @@ export const ProxmoxSchema = z
   .strictObject({
     endpoint: z.string().default('https://proxmox.invalid:8006/').describe('Proxmox API endpoint. The API token comes only from the environment (PROXMOX_VE_API_TOKEN).'),
     nodes: z.array(z.string().min(1)).min(1).default(['pve']).describe('Proxmox node names; VMs are placed on the first.'),
-    insecure: z.boolean().default(false).describe('Skip TLS verification of the API endpoint (self-signed cluster certificate).'),
-    sshUser: z.string().default('root').describe('SSH user the provider uses to upload snippets.'),
+    caCert: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('PEM file (relative to this site file) of the CA that signed the API certificate, e.g. a copy of the node\'s /etc/pve/pve-root-ca.pem; trusted by doctor and the provider besides the system roots.'),
+    insecure: z
+      .boolean()
+      .default(false)
+      .describe('Deprecated: homeprod verifies the API certificate anyway (set caCert); only the --insecure flag of doctor, apply and up turns verification off.'),
+    sshUser: z.string().default('root').describe('SSH user the provider logs in as on the node (agent keys) to upload snippets and import disks; not root: passwordless sudo for pvesm, qm and tee.'),
+    sshNodes: z
+      .array(
+        z.strictObject({
+          name: z.string().min(1).describe('A node of `nodes`.'),
+          address: z.string().min(1).describe('Address (IP or name) the provider and doctor reach the node\'s SSH at.'),
+          port: z.number().int().min(1).max(65535).default(22).describe('SSH port of the node.'),
+        }),
+      )
+      .default([])
+      .describe('Where SSH reaches a node, when not the address of its first interface with a gateway (what the provider finds through the API).'),
   })
   .describe('Connection to the Proxmox cluster (platform "proxmox").');
 

@@ -55,8 +55,13 @@ export interface StageNetwork {
 export interface ProxmoxConnection {
   endpoint: string;
   nodes: string[];
+  /** Absolute path of the PEM of the CA that signed the API certificate (besides the system roots). */
+  caCert?: string;
+  /** Deprecated: reported by doctor; only the --insecure flag turns verification off. */
   insecure: boolean;
   sshUser: string;
+  /** SSH address overrides per node (the provider's ssh.node blocks). */
+  sshNodes: Array<{ name: string; address: string; port: number }>;
 }
 
 export interface Datastores {

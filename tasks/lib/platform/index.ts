@@ -1,7 +1,7 @@
 // Where a stage's machines run, behind one interface: how to reach a host, where clients reach
 // the site, which ACME server a stage uses, and what the platform needs before Terraform runs.
 // The layers call `platformOf(stage)`; only this folder knows the platforms apart.
-import type { Platform as PlatformName, Stage } from '../model/types';
+import type { Platform as PlatformName, Site, Stage } from '../model/types';
 import type { ControlLink } from '../shared/link';
 import { localPlatform } from './local';
 import { proxmoxPlatform } from './proxmox';
@@ -35,15 +35,31 @@ export interface AcmeServer {
   routeReady: boolean;
 }
 
+export interface PreflightOptions {
+  dryRun: boolean;
+  say: (line: string) => void;
+  env: NodeJS.ProcessEnv;
+  site: Site;
+  /** The --insecure flag: the platform's API certificate is not verified. */
+  insecure: boolean;
+}
+
 export interface Platform {
   readonly name: PlatformName;
+  /** The Terraform providers its stacks use (besides the built-in ones), as pinned. */
+  readonly terraformProviders: ReadonlyArray<{ source: string; version: string; pinnedIn: string }>;
   /**
    * Checks (and where it can, provides) what the platform needs before Terraform runs, with the
    * fix in the error; returns a short sentence for the step title. A dry run changes nothing.
    */
-  preflight(stage: Stage, options: { dryRun: boolean; say: (line: string) => void; env: NodeJS.ProcessEnv }): Promise<string>;
-  /** The link to a host of the stage (for configure: its control node). */
-  reach(host: { name: string; ipv4: string }, stage: Stage, env: NodeJS.ProcessEnv): HostLink;
+  preflight(stage: Stage, options: PreflightOptions): Promise<string>;
+  /** Environment terraform runs the stage's stacks with (endpoint, trust), never a secret of its own. */
+  terraformEnv(stage: Stage, options: { insecure: boolean }): Record<string, string>;
+  /**
+   * The link to a host of the stage (for configure: its control node); `peers` are the stage's
+   * hosts as applied (Terraform outputs), whose host keys the shipped known_hosts holds.
+   */
+  reach(host: { name: string; ipv4: string }, stage: Stage, env: NodeJS.ProcessEnv, peers?: ReadonlyArray<{ name: string; ipv4: string }>): HostLink;
   /** Where clients reach the site's passthrough (at `passthroughIpv4`, a host of stage `edge`). */
   entrypoint(edge: Stage, passthroughIpv4: string): Entrypoint;
   /** How the platform stands in for the router's NAT, for people; null behind a real router. */
@@ -57,6 +73,9 @@ export interface Platform {
 }
 
 const PLATFORMS: Record<PlatformName, Platform> = { local: localPlatform, proxmox: proxmoxPlatform };
+
+/** Every platform, e.g. to list what each one needs. */
+export const allPlatforms = (): Platform[] => Object.values(PLATFORMS);
 
 export function platformOf(stage: Pick<Stage, 'platform'>): Platform {
   return PLATFORMS[stage.platform];

@@ -30,5 +30,8 @@ export async function ensureKeyPair(path: string, comment: string, passphrase = 
 
 /** The stage control node's key pair (.state/keys/<stage>-control). */
 export function controlKey(stage: StageName, env: NodeJS.ProcessEnv = process.env): Promise<KeyPair> {
-  return ensureKeyPair(join(stateRoot(env), 'keys', `${stage}-control`), `homeprod-${stage}-control`);
+  return ensureKeyPair(controlKeyPath(stage, env), `homeprod-${stage}-control`);
 }
+
+/** Where the stage control node's private key is (made by controlKey). */
+export const controlKeyPath = (stage: StageName, env: NodeJS.ProcessEnv = process.env) => join(stateRoot(env), 'keys', `${stage}-control`);

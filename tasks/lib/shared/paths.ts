@@ -10,3 +10,9 @@ export function stateRoot(env: NodeJS.ProcessEnv = process.env): string {
 
 /** Terraform's local state, <stage>/<stack>.tfstate, under a state root. */
 export const tfStateDir = (root: string) => join(root, 'terraform');
+
+/** The SSH host keys homeprod made for a stage's VMs (see host-keys.ts), and their known_hosts. */
+export const hostKeysDir = (root: string, stage: string) => join(root, 'hostkeys', stage);
+
+/** Cloud-init snippets that hold secrets (host private keys), written 0600 and uploaded from here. */
+export const snippetsDir = (root: string, stage: string) => join(root, 'snippets', stage);

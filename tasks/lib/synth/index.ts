@@ -5,7 +5,8 @@ import { ensureStateDir } from '../../../stacks/backend';
 import { synthStage, type SynthesizedStack, type SynthOptions, type SynthResult } from '../../../stacks/main';
 import type { Platform, Site, StageName } from '../model/types';
 import { controlKey } from '../shared/keys';
-import { stateRoot, tfStateDir } from '../shared/paths';
+import { HostKeyStore } from '../shared/host-keys';
+import { hostKeysDir, snippetsDir, stateRoot, tfStateDir } from '../shared/paths';
 import type { Step } from '../ui/listr';
 
 /** Terraform state of local-backend stages (never inside cdktf.out): <state root>/terraform. */
@@ -23,6 +24,8 @@ export interface SynthStepOptions {
   allowDataDestroy?: boolean;
   /** Defaults to every site user's SSH keys. */
   authorizedKeys?: string[];
+  /** The state root the host keys and secret snippets go under (default stateRoot()). */
+  root?: string;
 }
 
 export function synthOptions(site: Site, stage: StageName, options: SynthStepOptions = {}): SynthOptions {
@@ -34,6 +37,9 @@ export function synthOptions(site: Site, stage: StageName, options: SynthStepOpt
     outdir: options.outdir,
     allowDataDestroy: options.allowDataDestroy,
     authorizedKeys: options.authorizedKeys ?? [...new Set(site.users.flatMap((u) => u.sshKeys))],
+    // Only stacks whose VMs boot from cloud-init ask for these: a key pair is made on first use.
+    hostKeys: new HostKeyStore(hostKeysDir(options.root ?? stateRoot(), stage)).source,
+    snippetDir: snippetsDir(options.root ?? stateRoot(), stage),
   };
 }
 

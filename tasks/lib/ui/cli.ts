@@ -39,6 +39,11 @@ export const verboseFlag = (help = 'plain, line-by-line output') => ({ verbose: 
 /** --yes / -y: the confirmation a task would ask for, given up front. */
 export const yesFlag = (help = 'do not ask for confirmation (required without a terminal)') => ({ yes: { type: 'boolean', short: 'y', help } }) as const satisfies Flags;
 
+/** --insecure: the one way to skip verifying a platform API's certificate (Proxmox VE). */
+export const insecureFlag = {
+  insecure: { type: 'boolean', help: 'do not verify the Proxmox API certificate (prefer proxmox.caCert in the site)' },
+} as const satisfies Flags;
+
 /** --stage lab|prod (with `all`: also both). */
 export const stageFlag = (help = 'lab or prod') => ({ stage: { type: 'string', help } }) as const satisfies Flags;
 

@@ -19,6 +19,8 @@ export interface UpOptions {
   dryRun: boolean;
   force: boolean;
   allowDataLoss: boolean;
+  /** Do not verify the Proxmox API certificate (the --insecure flag). */
+  insecure?: boolean;
   /** Asks yes/no inside a task; absent when nobody can answer (then the flag is named). */
   confirm?: (task: StepTask<UpContext>, message: string) => Promise<boolean>;
   /** Asks the control node key's passphrase; absent = stop with a message. */

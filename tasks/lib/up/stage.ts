@@ -55,6 +55,7 @@ export function stageSteps(stage: StageName, opts: UpOptions): UpStep[] {
       yes: opts.yes,
       dryRun: opts.dryRun,
       allowDataLoss: opts.allowDataLoss,
+      insecure: opts.insecure,
       env: opts.env,
       stores: opts.stores,
       confirm: opts.confirm as Parameters<typeof applySteps>[0]['confirm'],

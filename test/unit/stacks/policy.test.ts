@@ -9,6 +9,7 @@ import { buildStacks, synthStage } from '../../../stacks/main';
 import { applyPolicy } from '../../../stacks/policy';
 import { VmStack } from '../../../stacks/vm-stack';
 import type { Site } from '../../../tasks/lib/model/types';
+import { fixtureHostKeys } from '../../helpers/host-keys';
 import { pegasusSite } from '../../helpers/site-fixture';
 
 const dirs: string[] = [];
@@ -18,7 +19,7 @@ const tmp = () => {
   dirs.push(d);
   return d;
 };
-const options = { stateDir: '/var/lib/homeprod-test/state', authorizedKeys: [] };
+const options = { stateDir: '/var/lib/homeprod-test/state', authorizedKeys: [], hostKeys: fixtureHostKeys, snippetDir: tmp() };
 
 /** Builds the lab stage, lets `mutate` break it, and returns synthesis's error message. */
 function synthError(mutate: (app: App, built: ReturnType<typeof buildStacks>, site: Site) => void, site = pegasusSite()): string {
@@ -84,7 +85,7 @@ describe('policy aspects', () => {
     demo.name = 'lab-demo2';
     demo.vmid = 5099;
     expect(() => {
-      const extra = new VmStack(app, { site, host: demo, stage: site.stages.lab, platform: 'proxmox', stateDir: options.stateDir, authorizedKeys: [], data: certbotData, cloudInitTasks: [] });
+      const extra = new VmStack(app, { site, host: demo, stage: site.stages.lab, platform: 'proxmox', stateDir: options.stateDir, authorizedKeys: [], hostKeys: options.hostKeys, snippetDir: options.snippetDir, data: certbotData, cloudInitTasks: [] });
       void extra;
       // Policy again over every stack, the new one included (fresh aspect instances).
       applyPolicy(app, site);

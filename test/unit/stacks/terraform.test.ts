@@ -9,6 +9,7 @@ import { synthStage } from '../../../stacks/main';
 import { PROXMOX_PROVIDER } from '../../../stacks/provider-pin';
 import { offlineTerraformEnv } from '../../../stacks/terraform-offline';
 import { loadSite } from '../../../tasks/lib/model/index';
+import { fixtureHostKeys } from '../../helpers/host-keys';
 
 const site = loadSite(join(import.meta.dirname, '..', '..', '..', 'inventory', 'site.yaml'));
 const work = mkdtempSync(join(tmpdir(), 'homeprod-tf-'));
@@ -17,7 +18,7 @@ const tf = (cwd: string) => $({ cwd, env: { ...process.env, ...offlineTerraformE
 
 describe('terraform reads the synthesized stacks', () => {
   it.each(['lab', 'prod'] as const)('every %s stack lists bpg/proxmox at the pinned version', async (stage) => {
-    const r = synthStage(site, stage, { platform: 'proxmox', stateDir: join(work, 'state'), authorizedKeys: [], outdir: join(work, `proxmox-${stage}`) });
+    const r = synthStage(site, stage, { platform: 'proxmox', stateDir: join(work, 'state'), authorizedKeys: [], hostKeys: fixtureHostKeys, snippetDir: join(work, 'snippets'), outdir: join(work, `proxmox-${stage}`) });
     for (const s of r.stacks) {
       // init sets up the local backend, then cannot install bpg/proxmox: the CLI config allows
       // only the (empty) local mirror, so nothing is fetched. `providers` then reads the config.

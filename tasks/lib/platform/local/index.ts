@@ -12,11 +12,16 @@ import { sshArgs } from './ssh';
 export const localPlatform: Platform = {
   name: 'local',
 
+  // Its stacks use only Terraform's built-in terraform_data.
+  terraformProviders: [],
+
   async preflight(stage, { dryRun, say }) {
     // A dry run only plans: it neither installs packages nor raises kernel limits.
     if (!dryRun) await preflight({ say });
     return `${stage.name} runs on this machine (local platform)`;
   },
+
+  terraformEnv: () => ({}),
 
   reach(host, _stage, env) {
     const cfg = localConfig(env);

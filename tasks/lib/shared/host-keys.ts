@@ -1,0 +1,104 @@
+// The SSH host keys homeprod makes for VMs it does not boot itself (the proxmox platform's,
+// delivered by cloud-init), so known_hosts is exact before the first connection: an ed25519
+// pair per host, made once and kept under the state root (private key 0600 in a 0700 dir).
+// The pair is made here, not by ssh-keygen, so synthesis stays synchronous and a test can make
+// the same pair twice from a seed; ssh-keygen and sshd read what this writes (host-keys.test.ts).
+import { createHash, createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { mkdirPrivate, writeFileAtomic } from './files';
+
+export interface HostKeyPair {
+  /** OpenSSH private key file content (unencrypted: sshd reads it at boot). */
+  privateKey: string;
+  /** `ssh-ed25519 <base64> <comment>` */
+  publicKey: string;
+}
+
+/** Where a stage's host key pairs come from, by host name. */
+export type HostKeySource = (host: string) => HostKeyPair;
+
+const KEY_TYPE = 'ssh-ed25519';
+// PKCS#8 wrapping of a raw 32-byte Ed25519 seed (RFC 8410), so node:crypto takes the seed as is.
+const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+const u32 = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+};
+const sshString = (value: Buffer | string) => {
+  const bytes = Buffer.isBuffer(value) ? value : Buffer.from(value);
+  return Buffer.concat([u32(bytes.length), bytes]);
+};
+
+/** An ed25519 pair in OpenSSH's formats; `seed` (32 bytes) makes it reproducible. */
+export function ed25519KeyPair(comment: string, seed: Buffer = randomBytes(32)): HostKeyPair {
+  if (seed.length !== 32) throw new Error('an ed25519 seed is 32 bytes');
+  const key = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+  const pub = Buffer.from(createPublicKey(key).export({ format: 'jwk' }).x!, 'base64url');
+  const blob = Buffer.concat([sshString(KEY_TYPE), sshString(pub)]);
+  // openssh-key-v1 without a cipher: the check integer only detects a wrong passphrase.
+  const check = createHash('sha256').update(seed).digest().readUInt32BE(0);
+  let secret = Buffer.concat([u32(check), u32(check), sshString(KEY_TYPE), sshString(pub), sshString(Buffer.concat([seed, pub])), sshString(comment)]);
+  const padding = Buffer.from(Array.from({ length: (8 - (secret.length % 8)) % 8 }, (_, i) => i + 1));
+  secret = Buffer.concat([secret, padding]);
+  const body = Buffer.concat([Buffer.from('openssh-key-v1\0'), sshString('none'), sshString('none'), sshString(''), u32(1), sshString(blob), sshString(secret)]);
+  const lines = body.toString('base64').match(/.{1,70}/g)!;
+  return {
+    privateKey: `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join('\n')}\n-----END OPENSSH PRIVATE KEY-----\n`,
+    publicKey: `${KEY_TYPE} ${blob.toString('base64')} ${comment}`,
+  };
+}
+
+/** `type base64`, without the comment: what known_hosts and authorized_keys compare. */
+export const keyMaterial = (publicKey: string) => publicKey.trim().split(/\s+/).slice(0, 2).join(' ');
+
+/** One stage's host keys: `<dir>/<host>/ssh_host_ed25519_key` and `.pub`. */
+export class HostKeyStore {
+  constructor(readonly dir: string) {}
+
+  private file(host: string): string {
+    return join(this.dir, host, 'ssh_host_ed25519_key');
+  }
+
+  /** The host's pair, made on first use and kept: the same key on every synthesis. */
+  ensure(host: string): HostKeyPair {
+    const file = this.file(host);
+    if (!existsSync(`${file}.pub`) || !existsSync(file)) {
+      mkdirPrivate(this.dir);
+      mkdirPrivate(join(this.dir, host));
+      const pair = ed25519KeyPair(`root@${host}`);
+      // Private key first: a .pub without its key would be taken as a complete pair.
+      writeFileAtomic(file, pair.privateKey, 0o600);
+      writeFileAtomic(`${file}.pub`, `${pair.publicKey}\n`, 0o644);
+    }
+    return { privateKey: readFileSync(file, 'utf8'), publicKey: readFileSync(`${file}.pub`, 'utf8').trim() };
+  }
+
+  /** The host's public key, or null when none was made. */
+  publicKey(host: string): string | null {
+    const pub = `${this.file(host)}.pub`;
+    return existsSync(pub) ? readFileSync(pub, 'utf8').trim() : null;
+  }
+
+  /** Every host that has a key pair here. */
+  hosts(): string[] {
+    if (!existsSync(this.dir)) return [];
+    return readdirSync(this.dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && existsSync(`${this.file(e.name)}.pub`))
+      .map((e) => e.name)
+      .sort();
+  }
+
+  /** A source for synthesis. */
+  get source(): HostKeySource {
+    return (host) => this.ensure(host);
+  }
+}
+
+/** known_hosts text: one line per host, its names (address first) and its key. */
+export function knownHostsText(entries: Array<{ names: string[]; publicKey: string }>): string {
+  const lines = entries.map((e) => `${e.names.join(',')} ${keyMaterial(e.publicKey)}`);
+  return `# generated by homeprod from the host keys it made; do not edit\n${lines.map((l) => `${l}\n`).join('')}`;
+}
