@@ -4,7 +4,8 @@ import type { z } from 'zod';
 import { EXIT, HomeprodError } from '../ui/errors';
 import { normalizeHost, normalizeSite, normalizeStage } from './normalize';
 import { nearest, runRules, type RuleInput } from './rules';
-import { HostSchema, ImageSchema, ServiceSchema, SiteFileSchema, StageSchema, isDnsName } from './schema';
+import { stringProblem, strings } from './free-text';
+import { HostSchema, ImageSchema, ServiceSchema, SiteFileSchema, StageSchema, UserSchema, isDnsName } from './schema';
 import { SiteSource, type Path, type SiteIssue } from './source';
 import { STAGES, type Site } from './types';
 
@@ -21,8 +22,13 @@ export interface Validation {
 export function validateSite(file: string = DEFAULT_SITE_FILE): Validation {
   const source = SiteSource.read(resolve(file));
   const issues: SiteIssue[] = [...source.issues];
-  if (source.issues.length === 0 || Object.keys(source.data).length > 0) issues.push(...schemaIssues(source));
-  if (Object.keys(source.data).length > 0) issues.push(...runRules(ruleInput(source.data)));
+  const unsafe = stringIssues(source.data);
+  issues.push(...unsafe);
+  // A string refused as a whole says all there is to say of its field.
+  const refused = new Set(unsafe.map((i) => SiteSource.formatPath(i.path)));
+  const beyondRefused = (i: SiteIssue) => !refused.has(SiteSource.formatPath(i.path));
+  if (source.issues.length === 0 || Object.keys(source.data).length > 0) issues.push(...schemaIssues(source).filter(beyondRefused));
+  if (Object.keys(source.data).length > 0) issues.push(...runRules(ruleInput(source.data)).filter(beyondRefused));
   const errors = dedupe(issues).map((i) => source.formatIssue(i));
   if (errors.length > 0) return { errors };
   const site = normalizeSite(source.file, SiteFileSchema.parse(source.data));
@@ -34,6 +40,14 @@ export function loadSite(file: string = DEFAULT_SITE_FILE): Site {
   const { site, errors } = validateSite(file);
   if (!site) throw new HomeprodError(`${file} is not a valid site (${errors.length} error${errors.length === 1 ? '' : 's'}):`, EXIT.failed, undefined, errors);
   return site;
+}
+
+/** Every string of the site is one line of text with no template syntax (free-text.ts). */
+function stringIssues(data: Record<string, unknown>): SiteIssue[] {
+  return [...strings(data)].flatMap(({ path, value }) => {
+    const message = stringProblem(value);
+    return message ? [{ path, message }] : [];
+  });
 }
 
 function schemaIssues(source: SiteSource): SiteIssue[] {
@@ -115,8 +129,17 @@ function ruleInput(data: Record<string, unknown>): RuleInput {
   const imagesRaw = data.images;
   const images =
     imagesRaw && typeof imagesRaw === 'object' && Object.values(imagesRaw).every((i) => ImageSchema.safeParse(i).success) ? Object.keys(imagesRaw) : imagesRaw === undefined ? [] : undefined;
+  const users = list('users').flatMap((raw, index) => {
+    const parsed = UserSchema.safeParse(raw);
+    return parsed.success ? [{ index, name: parsed.data.name }] : [];
+  });
   const allHostNames = list('hosts').flatMap((h) => (h && typeof h === 'object' && typeof (h as { name?: unknown }).name === 'string' ? [(h as { name: string }).name] : []));
-  return { domain, stages, hosts, services, images, allHostNames };
+  const roleOnly = HostSchema.pick({ stage: true, roles: true });
+  const allHostRoles = list('hosts').flatMap((raw) => {
+    const parsed = roleOnly.safeParse(raw && typeof raw === 'object' ? { stage: (raw as Record<string, unknown>).stage, roles: (raw as Record<string, unknown>).roles } : raw);
+    return parsed.success ? [parsed.data] : [];
+  });
+  return { domain, stages, hosts, services, users, images, allHostNames, allHostRoles };
 }
 
 function dedupe(issues: SiteIssue[]): SiteIssue[] {

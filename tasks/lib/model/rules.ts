@@ -12,10 +12,13 @@ export interface RuleInput {
   /** Valid hosts with their index in the merged list, normalized when their stage is valid. */
   hosts: Array<{ index: number; file: HostFile; host?: Host }>;
   services: Array<{ index: number; file: ServiceFile }>;
+  users: Array<{ index: number; name: string }>;
   /** Keys of `images`, undefined when that section is invalid. */
   images?: string[];
   /** Every host name in the file, valid host or not (so one bad host does not cascade). */
   allHostNames: string[];
+  /** The stage and roles of every host whose stage and roles are valid, whatever else is wrong with it. */
+  allHostRoles: Array<{ stage: StageName; roles: Role[] }>;
 }
 
 export type Rule = (input: RuleInput) => SiteIssue[];
@@ -104,6 +107,98 @@ export const upstreamResolves: Rule = ({ services, hosts, allHostNames }) => {
   });
 };
 
+const PROXY_ROLES: Role[] = ['passthrough', 'stage-proxy'];
+const sameNetwork = (address: string, base: string) => address.split('.').slice(0, 3).join('.') === base.split('.').slice(0, 3).join('.');
+
+/** What kind of address no upstream may be (it would reach the proxy itself or nothing of the site). */
+function specialAddress(address: string): string | undefined {
+  const [a, b] = address.split('.').map(Number) as [number, number];
+  if (a === 127) return 'a loopback address (the stage proxy itself)';
+  if (a === 169 && b === 254) return 'a link-local address (cloud metadata, not a service)';
+  if (a === 0 || a >= 224) return 'not a host address';
+  return undefined;
+}
+
+/**
+ * An upstream is an application of its own stage: lab upstreams stay in lab's network, prod
+ * ones never reach into lab, and none is a proxy of the site (a request loop, or a way around
+ * the passthrough's routing).
+ */
+export const upstreamStaysInStage: Rule = ({ services, hosts, stages }) => {
+  const proxies = new Map(hosts.filter((h) => h.host?.ipv4 && h.file.roles.some((r) => PROXY_ROLES.includes(r))).map((h) => [h.host!.ipv4!, h.file.name]));
+  const stageOf = new Map(hosts.filter((h) => h.host?.ipv4).map((h) => [h.host!.ipv4!, h.file]));
+  return services.flatMap(({ index, file }) => {
+    const { address, host } = file.upstream;
+    if (host !== undefined) {
+      const target = hosts.find((h) => h.file.name === host)?.file;
+      return target && target.roles.some((r) => PROXY_ROLES.includes(r)) ? [{ path: ['services', index, 'upstream', 'host'], message: `host "${host}" is a proxy of the site; an upstream is an application` }] : [];
+    }
+    if (address === undefined || !isIpv4(address)) return [];
+    const path = ['services', index, 'upstream', 'address'];
+    const special = specialAddress(address);
+    if (special) return [{ path, message: `${address} is ${special}` }];
+    if (proxies.has(address)) return [{ path, message: `${address} is the proxy ${proxies.get(address)}; an upstream is an application` }];
+    const other = stageOf.get(address);
+    if (other && other.stage !== file.stage) return [{ path, message: `${address} is host ${other.name} of stage ${other.stage}, the service is in ${file.stage}` }];
+    const lab = stages.lab?.network;
+    const own = stages[file.stage]?.network;
+    if (file.stage === 'lab' && lab && !sameNetwork(address, lab.base)) return [{ path, message: `${address} is outside lab's network ${lab.cidr}; lab upstreams stay in lab` }];
+    if (file.stage === 'prod' && lab && own && !sameNetwork(address, own.base) && sameNetwork(address, lab.base))
+      return [{ path, message: `${address} is in lab's network ${lab.cidr}; a prod service never depends on lab` }];
+    return [];
+  });
+};
+
+/** The gateway is a host address of the stage's /24, and no VM takes it. */
+export const gatewayFits: Rule = ({ stages, hosts }) => [
+  ...Object.values(stages).flatMap((stage) => {
+    const { gateway, base, cidr } = stage!.network;
+    const last = Number(gateway.split('.')[3]);
+    const path = ['stages', stage!.name, 'network', 'gateway'];
+    if (!sameNetwork(gateway, base)) return [{ path, message: `gateway ${gateway} is outside the stage network ${cidr}` }];
+    if (last === 0 || last === 255) return [{ path, message: `gateway ${gateway} is the network's ${last === 0 ? 'own' : 'broadcast'} address` }];
+    return [];
+  }),
+  ...hosts.flatMap(({ index, file, host }) => {
+    const gateway = stages[file.stage]?.network.gateway;
+    return host?.ipv4 && host.ipv4 === gateway ? [{ path: ['hosts', index, 'suffix'], message: `${host.ipv4} is the ${file.stage} gateway's address` }] : [];
+  }),
+];
+
+/** PostgreSQL cuts names at 63 bytes: two stacks whose schema names share 63 bytes would share one state. */
+export const PG_NAME_BYTES = 63;
+export const schemaPrefixFits: Rule = ({ stages, hosts }) =>
+  Object.values(stages).flatMap((stage) => {
+    if (stage!.state.backend !== 'pg') return [];
+    const prefix = stage!.state.schemaPrefix;
+    const stacks = hosts.filter((h) => h.file.stage === stage!.name && h.host).flatMap((h) => [h.host!.stackName, h.host!.dataStackName ?? '']);
+    const longest = stacks.reduce((a, b) => (b.length > a.length ? b : a), '');
+    const bytes = Buffer.byteLength(prefix + longest);
+    return bytes > PG_NAME_BYTES
+      ? [{ path: ['stages', stage!.name, 'state', 'schemaPrefix'], message: `"${prefix}" with stack ${longest} makes a ${bytes}-byte schema name; PostgreSQL keeps ${PG_NAME_BYTES}, so stacks would share state` }]
+      : [];
+  });
+
+/** A host's data VM is named <host>-data: no other host may have that name (their stacks would collide). */
+export const dataVmNamesFree: Rule = ({ hosts }) => {
+  const dataOwners = new Map(hosts.filter((h) => h.file.dataDisks.length > 0).map((h) => [`${h.file.name}-data`, h.file.name]));
+  return hosts.flatMap(({ index, file }) =>
+    dataOwners.has(file.name) ? [{ path: ['hosts', index, 'name'], message: `"${file.name}" is the name of host ${dataOwners.get(file.name)}'s data VM` }] : [],
+  );
+};
+
+/** A certificate's name becomes file names on the proxies (certificate-<name>.conf). */
+export const MAX_CERTIFICATE_NAME = 128;
+export const certificateNamesFit: Rule = ({ services }) =>
+  services.flatMap(({ index, file }) =>
+    file.certificate === undefined && file.hostnames[0]!.length > MAX_CERTIFICATE_NAME
+      ? [{ path: ['services', index, 'hostnames', 0], message: `names the service's certificate and is longer than ${MAX_CERTIFICATE_NAME} characters; set a shorter "certificate"` }]
+      : [],
+  );
+
+export const uniqueUserNames: Rule = ({ users }) =>
+  duplicates(users, (u) => u.name, (u, first, v) => ({ path: ['users', u.index, 'name'], message: `duplicate user "${v}" (also users[${first.index}])` }));
+
 export const hostnamesInDomain: Rule = ({ services, domain }) => {
   if (domain === undefined) return [];
   const lab = `lab.${domain}`;
@@ -153,11 +248,11 @@ const NEEDED: Record<StageName, Array<{ role: Role; why: string }>> = {
   ],
 };
 
-export const stagesHaveNeededHosts: Rule = ({ hosts, stages }) =>
+export const stagesHaveNeededHosts: Rule = ({ allHostRoles, stages }) =>
   (Object.keys(NEEDED) as StageName[]).flatMap((stage) => {
     if (!stages[stage]) return [];
     const roles = new Map<Role, number>();
-    for (const h of hosts) if (h.file.stage === stage) for (const r of h.file.roles) roles.set(r, (roles.get(r) ?? 0) + 1);
+    for (const h of allHostRoles) if (h.stage === stage) for (const r of h.roles) roles.set(r, (roles.get(r) ?? 0) + 1);
     const issues: SiteIssue[] = NEEDED[stage].filter((n) => !roles.has(n.role)).map((n) => ({ path: ['stages', stage], message: `stage ${stage} has no host with role "${n.role}": ${n.why}` }));
     for (const single of ['control-node', 'stage-proxy', 'passthrough'] as const)
       if ((roles.get(single) ?? 0) > 1) issues.push({ path: ['stages', stage], message: `stage ${stage} has ${roles.get(single)} hosts with role "${single}"; it needs exactly one` });
@@ -191,6 +286,12 @@ export const RULES: Record<string, Rule> = {
   uniqueMountpoints,
   localHostsAreStatic,
   upstreamResolves,
+  upstreamStaysInStage,
+  gatewayFits,
+  schemaPrefixFits,
+  dataVmNamesFree,
+  certificateNamesFit,
+  uniqueUserNames,
   hostnamesInDomain,
   sharedCertificates,
   stagesHaveNeededHosts,
