@@ -80,8 +80,10 @@ function directiveWords(line: string): string[] | string {
       continue;
     }
     let word = '';
-    while (i < line.length && !/[\s;{}#"']/.test(at())) word += line[i++];
+    while (i < line.length && !/[\s;{}#"'\\]/.test(at())) word += line[i++];
     if (i < line.length && /["']/.test(at())) return 'has a quote inside a word';
+    // nginx reads a backslash outside quotes as an escape, which could hide the terminator.
+    if (i < line.length && at() === '\\') return 'has a backslash outside quotes';
     words.push(word);
   }
 }
