@@ -1,10 +1,10 @@
 // Which stages homeprod runs pebble for and keeps a CA for, where HTTP-01 validation is sent,
 // and the role variables reaching the control node's vars file.
 import { describe, expect, it } from '@jest/globals';
-import { parse } from 'yaml';
 import { managesStageCa, passthroughAddress, runsAcmeServer } from '../../tasks/lib/configure/acme';
 import { stageVars } from '../../tasks/lib/configure/bundle';
 import { loadSite } from '../../tasks/lib/model/index';
+import { parseAnsibleYaml } from '../../tasks/lib/shared/ansible-yaml';
 import type { HostOutput, Site } from '../../tasks/lib/model/types';
 
 const withLabTls = (tls: Partial<Site['stages']['lab']['tls']>, platform: Site['stages']['lab']['platform'] = 'local'): Site => {
@@ -37,7 +37,7 @@ describe('local ACME server', () => {
   });
 
   it('puts the acme variables into the vars file the playbooks read', () => {
-    const vars = parse(stageVars(loadSite(), 'lab', '/b', { certificates_acme_directory: 'https://10.111.2.1:14000/dir', certificates_acme_route_ready: false }));
+    const vars = parseAnsibleYaml(stageVars(loadSite(), 'lab', '/b', { certificates_acme_directory: 'https://10.111.2.1:14000/dir', certificates_acme_route_ready: false }));
     expect(vars).toMatchObject({ homeprod_bundle_dir: '/b', certificates_acme_directory: 'https://10.111.2.1:14000/dir', certificates_acme_route_ready: false });
   });
 });

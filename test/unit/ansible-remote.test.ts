@@ -10,6 +10,7 @@ import { $ } from 'zx';
 import { bundleStream, secretsStream, stageVars, vaultPassword } from '../../tasks/lib/configure/bundle';
 import { failureLines, parseRecap, totalChanged } from '../../tasks/lib/configure/recap';
 import { installSecretsScript, type NodeLayout, nodePaths, parseProbe, playbookScript, probeScript, unlockScript, unpackScript } from '../../tasks/lib/configure/remote';
+import { parseAnsibleYaml } from '../../tasks/lib/shared/ansible-yaml';
 import { localLink } from '../../tasks/lib/shared/link';
 import { loadSite } from '../../tasks/lib/model/index';
 
@@ -103,7 +104,7 @@ describe('control node scripts', () => {
     }
     expect(existsSync(join(p.bundle, 'stale'))).toBe(false);
     expect(readFileSync(p.knownHosts, 'utf8')).toBe(readFileSync(knownHosts, 'utf8'));
-    expect(readFileSync(join(p.bundle, 'vars/homeprod.yml'), 'utf8')).toContain(`homeprod_bundle_dir: ${p.bundle}`);
+    expect(parseAnsibleYaml(readFileSync(join(p.bundle, 'vars/homeprod.yml'), 'utf8'))).toMatchObject({ homeprod_bundle_dir: p.bundle });
   });
 
   it('run ansible-playbook with the stage vault id and the key, never with the password', () => {

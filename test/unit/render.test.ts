@@ -49,7 +49,7 @@ describe('render golden files (Pegasus site)', () => {
     const all = new Map<string, string>();
     for (const stage of STAGES) all.set(`${stage}/inventory/hosts.yml`, renderFiles(site, stage, proxmoxOutputs).get('inventory/hosts.yml') ?? '');
     checkGolden('render-pegasus-proxmox', all);
-    expect(all.get('lab/inventory/hosts.yml')).toContain('ansible_host: 10.111.1.111');
+    expect(all.get('lab/inventory/hosts.yml')).toContain('ansible_host: !unsafe 10.111.1.111');
   });
 
   it('is deterministic whatever order the outputs come in', () => {
@@ -57,6 +57,17 @@ describe('render golden files (Pegasus site)', () => {
     for (const stage of STAGES) expect(renderFiles(site, stage, reversed)).toEqual(renderFiles(site, stage, localOutputs));
   });
 });
+
+/** ansible-inventory --list shows an `!unsafe` string as { __ansible_unsafe: text }. */
+function unsafeAsText(value: any): any { // eslint-disable-line @typescript-eslint/no-explicit-any
+  if (Array.isArray(value)) return value.map(unsafeAsText);
+  if (value && typeof value === 'object') {
+    const keys = Object.keys(value);
+    if (keys.length === 1 && keys[0] === '__ansible_unsafe') return value.__ansible_unsafe;
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unsafeAsText(v)]));
+  }
+  return value;
+}
 
 describe('inventory', () => {
   it('is a valid Ansible inventory with the stage and role groups', () => {
@@ -71,7 +82,9 @@ describe('inventory', () => {
       expect(listed.certificate_hosts.hosts).toEqual(['lab-certbot']);
       expect(listed.applications.hosts).toEqual(['lab-whoami']);
       expect(listed.passthrough?.hosts ?? []).toEqual([]);
-      const vars = listed._meta.hostvars;
+      // Every string is data to Ansible (`!unsafe`): it lists them marked as such.
+      expect(listed._meta.hostvars['lab-certbot'].ansible_host).toEqual({ __ansible_unsafe: '10.111.2.13' });
+      const vars = unsafeAsText(listed._meta.hostvars);
       expect(vars['lab-certbot'].ansible_host).toBe('10.111.2.13');
       expect(vars['lab-certbot'].homeprod_data_disks).toEqual([{ label: 'letsencrypt', mountpoint: '/etc/letsencrypt', read_only: false }]);
       expect(vars['lab-whoami'].homeprod_services).toEqual([{ name: 'whoami-lab', port: 8080, hostnames: ['whoami.lab.pegasuspad.com'] }]);

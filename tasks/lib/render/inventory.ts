@@ -1,12 +1,12 @@
 // The stage's Ansible inventory, built from terraform outputs only: the outputs are what
 // exists, the model is what should. Only the services' mapping to their application hosts
 // comes from the model.
-import { stringify } from 'yaml';
 import { HomeprodError } from '../ui/errors';
 import { certificatesOf } from '../model/certificates';
 import type { HostOutput, Role, Site, StageName } from '../model/types';
 import { GENERATED_HEADER } from './env';
 import { DEFAULT_TLS_DIR } from './nginx';
+import { stringifyAnsibleYaml } from '../shared/ansible-yaml';
 
 /** Inventory group of each role (contracts.md). */
 export const ROLE_GROUPS: Record<Role, string> = {
@@ -73,5 +73,5 @@ export function renderInventory(site: Site, stage: StageName, outputs: readonly 
       children,
     },
   };
-  return `# ${GENERATED_HEADER}\n# Ansible inventory of stage ${stage}, from terraform outputs.\n${stringify(inventory, { lineWidth: 0, nullStr: '' })}`;
+  return `# ${GENERATED_HEADER}\n# Ansible inventory of stage ${stage}, from terraform outputs.\n${stringifyAnsibleYaml(inventory)}`;
 }
