@@ -10,12 +10,13 @@ const spec = {
   usage: 'npx tsx tasks/render.ts --stage lab|prod --out DIR [--site FILE] [--outputs FILE]',
   summary:
     'Render the stage\'s Ansible inventory (<out>/inventory/hosts.yml) and the nginx configs of its passthrough and\n' +
-    'stage proxies (<out>/hosts/<host>/nginx/), with certificate paths as the hosts have them. DIR is replaced.\n' +
+    'stage proxies (<out>/hosts/<host>/nginx/), with certificate paths as the hosts have them. DIR is replaced as a\n' +
+    'whole; render refuses a DIR holding anything but an earlier render (marked by .homeprod-render).\n' +
     'Without --outputs the host addresses come from the site model (the addresses terraform will output);\n' +
     'hosts that take DHCP addresses then need --outputs.',
   flags: {
     ...stageFlag(),
-    out: { type: 'string', help: 'output directory (replaced as a whole)' },
+    out: { type: 'string', help: 'output directory: new, empty or an earlier render (replaced as a whole)' },
     ...siteFlag,
     outputs: { type: 'string', help: 'JSON of the applied hosts: a HostOutput list, or stack name -> `terraform output -json`' },
     ...verboseFlag('plain step output'),

@@ -1,7 +1,7 @@
 // tasks/render.ts as people run it, and how verify finds the stage it checks.
 import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HomeprodError } from '../../tasks/lib/ui/errors';
@@ -39,6 +39,28 @@ describe('tasks/render.ts', () => {
       expect(bad.status).toBe(1);
       expect(bad.stderr).toContain('lab-proxy-vm.host.value.ipv4');
       expect(existsSync(join(dir, 'out'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a non-empty DIR it did not write, touching nothing, and replaces its own render', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'homeprod-render-cli-'));
+    try {
+      writeFileSync(join(dir, 'site.yaml'), 'domain: mine.example\n');
+      const refused = run(['--stage', 'prod', '--out', dir, '--site', SITE, '--outputs', join(FIXTURES, 'outputs-local.json')]);
+      expect(refused.status).toBe(2);
+      expect(refused.stderr).toContain(`${dir} holds files render did not write (no .homeprod-render)`);
+      expect(readdirSync(dir)).toEqual(['site.yaml']);
+      expect(readFileSync(join(dir, 'site.yaml'), 'utf8')).toBe('domain: mine.example\n');
+
+      const out = join(dir, 'out');
+      const args = ['--stage', 'prod', '--out', out, '--site', SITE, '--outputs', join(FIXTURES, 'outputs-local.json')];
+      expect(run(args).status).toBe(0);
+      writeFileSync(join(out, 'stale'), 'from before');
+      expect(run(args).status).toBe(0);
+      expect(existsSync(join(out, 'stale'))).toBe(false);
+      expect(existsSync(join(out, '.homeprod-render'))).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -232,6 +232,7 @@ describe('nginx configs', () => {
 
   it('replaces the output directory as a whole', () => {
     const out = join(dir, 'replace');
+    render(site, 'lab', localOutputs, { outDir: out });
     mkdirSync(join(out, 'stale'), { recursive: true });
     writeFileSync(join(out, 'stale', 'old.conf'), 'x');
     render(site, 'lab', localOutputs, { outDir: out });

@@ -1,7 +1,9 @@
 // Render: the stage's Ansible inventory and the nginx configs of its passthrough and stage
 // proxies, from the site and the terraform outputs, written as one tree (contracts.md):
 //   <out>/inventory/hosts.yml, <out>/hosts/<host>/nginx/...
+import { readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { EXIT, HomeprodError } from '../ui/errors';
 import type { Step } from '../ui/listr';
 import type { HostOutput, Site, StageName } from '../model/types';
 import { STAGES } from '../model/types';
@@ -15,6 +17,8 @@ export { DEBIAN_RUNTIME, DEFAULT_TLS_DIR, type NginxRuntime } from './nginx';
 
 export interface RenderOptions extends NginxOptions {
   outDir: string;
+  /** outDir is homeprod's own (under the state root; earlier versions wrote no marker there). */
+  ownDir?: boolean;
 }
 
 export interface RenderResult {
@@ -30,12 +34,33 @@ export function renderFiles(site: Site, stage: StageName, outputs: readonly Host
   return files;
 }
 
-/** Renders the stage into options.outDir, replacing what was there. */
+/** Marks a directory render made, so that render replaces only its own trees. */
+export const RENDER_MARKER = '.homeprod-render';
+
+/**
+ * Renders the stage into options.outDir, replacing what was there: an earlier render, or an
+ * empty or missing directory. Any other directory (a checkout, the site's folder) is refused
+ * before anything in it is touched.
+ */
 export function render(site: Site, stage: StageName, outputs: readonly HostOutput[], options: RenderOptions): RenderResult {
-  const files = renderFiles(site, stage, outputs, options);
   const outDir = resolve(options.outDir);
-  writeTree(outDir, files);
+  if (!options.ownDir) refuseForeignDir(outDir);
+  const files = renderFiles(site, stage, outputs, options);
+  writeTree(outDir, new Map([...files, [RENDER_MARKER, `Rendered by homeprod for stage ${stage}; render replaces this directory as a whole.\n`]]));
   return { outDir, files: [...files.keys()].sort() };
+}
+
+function refuseForeignDir(dir: string): void {
+  let entries: string[];
+  try {
+    if (!statSync(dir).isDirectory()) throw new HomeprodError(`${dir} is not a directory; render writes a directory`, EXIT.usage);
+    entries = readdirSync(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  if (entries.length > 0 && !entries.includes(RENDER_MARKER))
+    throw new HomeprodError(`${dir} holds files render did not write (no ${RENDER_MARKER}); render replaces its output directory as a whole`, EXIT.usage, 'give --out an empty or new directory, or one an earlier render wrote');
 }
 
 /** The outputs of every stage as the model defines them, for rendering before any apply. */

@@ -24,7 +24,7 @@ const ownSkip = (step: UpStep, ctx: UpContext): Skip => (typeof step.skip === 'f
 export function converge(stage: StageName, opts: UpOptions): UpStep[] {
   const configure = configureSteps({ stage, askPassphrase: opts.askPassphrase, env: opts.env, extraArgs: opts.dryRun ? ['--check', '--diff'] : undefined }) as UpStep[];
   return [
-    ...(renderSteps(stage, { outDir: join(stateRoot(opts.env), 'rendered', stage) }) as UpStep[]),
+    ...(renderSteps(stage, { outDir: join(stateRoot(opts.env), 'rendered', stage), ownDir: true }) as UpStep[]),
     ...configure.map((s) => ({ ...s, skip: async (ctx: UpContext) => ((await neverConfigured(stage, ctx, opts)) ? `Dry run: ${stage} has never been configured` : ownSkip(s, ctx)) })),
   ];
 }
