@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { acquireLock } from '../../tasks/lib/shared/lock';
@@ -31,6 +32,50 @@ describe('the run lock', () => {
     expect(lock.tookOverFrom).toBe(999999999);
     lock.release();
   });
+});
+
+describe('runs that start together', () => {
+  const CONTENDERS = 8;
+  const ROUNDS = 12;
+
+  it(`let exactly one of ${CONTENDERS} in, round after round, also when they find a stale lock`, async () => {
+    const race = mkdtempSync(join(dir, 'race-'));
+    // Every third round starts with the lock of a run that is gone.
+    const dead = spawnSync('true').pid!;
+    for (let round = 0; round < ROUNDS; round += 3) writeFileSync(join(race, `round-${round}.lock`), `${dead}\n`);
+    const tsx = join(import.meta.dirname, '..', '..', 'node_modules', 'tsx', 'dist', 'cli.mjs');
+    const fixture = join(import.meta.dirname, '..', 'fixtures', 'lock-contender.ts');
+    const outputs: string[] = Array.from({ length: CONTENDERS }, () => '');
+    const children = outputs.map((_, i) => {
+      const child = spawn(process.execPath, [tsx, fixture, race, String(ROUNDS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      child.stdout.on('data', (d: Buffer) => (outputs[i] += d.toString()));
+      return child;
+    });
+    const exited = children.map((c) => new Promise<number | null>((r) => c.once('exit', r)));
+    const lines = () => outputs.flatMap((o) => o.split('\n').filter(Boolean));
+    const until = async (ok: () => boolean) => {
+      for (let waited = 0; !ok(); waited += 5) {
+        if (waited > 60_000) throw new Error(`contenders stalled: ${JSON.stringify(outputs)}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    try {
+      await until(() => outputs.every((o) => o.startsWith('ready')));
+      for (let round = 0; round < ROUNDS; round++) {
+        writeFileSync(join(race, `go-${round}`), '');
+        await until(() => lines().filter((l) => l.startsWith(`${round} `)).length === CONTENDERS);
+        const results = lines().filter((l) => l.startsWith(`${round} `));
+        const stale = round % 3 === 0;
+        expect({ round, won: results.filter((l) => l.startsWith(`${round} won`)) }).toEqual({ round, won: [`${round} won ${stale ? dead : '-'}`] });
+        writeFileSync(join(race, `done-${round}`), '');
+      }
+      expect(await Promise.all(exited)).toEqual(children.map(() => 0));
+      // Nothing left behind: no claims, no contenders' files, every lock released.
+      expect(readdirSync(race).filter((f) => !/^(go|done)-\d+$/.test(f))).toEqual([]);
+    } finally {
+      for (const c of children) c.kill('SIGKILL');
+    }
+  }, 120_000);
 });
 
 describe('a lock owner that was killed', () => {
