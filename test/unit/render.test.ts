@@ -202,6 +202,26 @@ describe('nginx configs', () => {
     expect(plain).not.toContain('proxy_set_header');
   });
 
+  it('answers 421 to a Host outside the certificate of the handshake, and in the default server', () => {
+    const shared: Site = { ...site, services: [...site.services, { ...site.services.find((s) => s.stage === 'prod')!, name: 'notes', hostnames: ['notes.pegasuspad.com', 'wiki.pegasuspad.com'], certificate: 'apps' }] };
+    const files = renderFiles(shared, 'prod', localOutputs);
+    const http = (file: string) => files.get(`hosts/prod-proxy/nginx/homeprod/http/${file}`) ?? '';
+    const sniMap = /map \$ssl_server_name \$homeprod_sni_certificate \{\n([^}]*)\}/.exec(http('upstreams.conf'))?.[1] ?? '';
+    expect(sniMap.split('\n').map((l) => l.trim()).filter(Boolean)).toEqual([
+      'hostnames;',
+      'default "";',
+      'notes.pegasuspad.com apps;',
+      'whoami.pegasuspad.com whoami.pegasuspad.com;',
+      'wiki.pegasuspad.com apps;',
+    ]);
+    expect(http('certificate-apps.conf')).toContain('    if ($homeprod_sni_certificate != "apps") {\n        return 421;\n    }\n');
+    expect(/ssl_reject_handshake on;\n\s*return 421;\n\}/.test(http('00-proxy.conf'))).toBe(true);
+    // Every TLS server block has the guard; the plain-HTTP redirect blocks need none.
+    for (const [path, text] of files) {
+      if (path.includes('/certificate-')) expect(text.match(/ssl proxy_protocol;/g)?.length).toBe(text.match(/return 421;/g)?.length);
+    }
+  });
+
   it('sends ACME HTTP-01 of prod names to prod\'s certificate host, and of lab names to lab\'s', () => {
     const certbot: HostOutput = { name: 'prod-certbot', stage: 'prod', roles: ['certificate-host'], ipv4: '10.111.1.13', vmid: 4013, mac: '02:00:00:00:40:13', data_disks: [] };
     const http = renderFiles(site, 'prod', [...localOutputs, certbot]).get('hosts/prod-proxy-passthrough/nginx/homeprod/http/passthrough.conf') ?? '';

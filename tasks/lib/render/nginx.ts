@@ -199,7 +199,8 @@ function proxyFiles(site: Site, stage: StageName, host: HostOutput, hosts: Hosts
     return { service: service.name, name: upstreamOf(service), server: `${address}:${service.upstream.port}` };
   });
   const routes = services.flatMap((s) => s.hostnames.map((name) => ({ name, upstream: upstreamOf(s) }))).sort(byName);
-  files.push(['http/upstreams.conf', renderTemplate('nginx/upstreams.conf.njk', { proxy: host.name, routes, upstreams })]);
+  const sniRoutes = services.flatMap((s) => s.hostnames.map((name) => ({ name, certificate: s.certificate }))).sort(byName);
+  files.push(['http/upstreams.conf', renderTemplate('nginx/upstreams.conf.njk', { proxy: host.name, routes, sniRoutes, upstreams })]);
   for (const certificate of certificatesOf(services, stage)) {
     files.push([
       `http/certificate-${certificate.name}.conf`,
