@@ -222,6 +222,17 @@ describe('nginx configs', () => {
     }
   });
 
+  it('trusts client addresses from prod\'s passthrough only, on both stage proxies', () => {
+    const labPassthrough: HostOutput = { name: 'lab-passthrough', stage: 'lab', roles: ['passthrough'], ipv4: '10.111.2.10', vmid: 5010, mac: '02:00:00:00:50:10', data_disks: [] };
+    for (const stage of STAGES) {
+      const proxy = renderFiles(site, stage, [...localOutputs, labPassthrough]).get(`hosts/${stage}-proxy/nginx/homeprod/http/00-proxy.conf`) ?? '';
+      expect(proxy.match(/^\s*set_real_ip_from .*$/gm)).toEqual(['set_real_ip_from 10.111.1.10;']);
+    }
+    const noProdPassthrough = localOutputs.map((h) => (h.name === 'prod-proxy-passthrough' ? { ...h, stage: 'lab' as const } : h));
+    const s: Site = { ...site, hosts: site.hosts.filter((h) => h.name !== 'prod-proxy-passthrough') };
+    expect(() => renderFiles(s, 'lab', noProdPassthrough)).toThrow("stage proxy lab-proxy accepts connections only through prod's passthrough (PROXY protocol), but stage prod has no host with role passthrough");
+  });
+
   it('sends ACME HTTP-01 of prod names to prod\'s certificate host, and of lab names to lab\'s', () => {
     const certbot: HostOutput = { name: 'prod-certbot', stage: 'prod', roles: ['certificate-host'], ipv4: '10.111.1.13', vmid: 4013, mac: '02:00:00:00:40:13', data_disks: [] };
     const http = renderFiles(site, 'prod', [...localOutputs, certbot]).get('hosts/prod-proxy-passthrough/nginx/homeprod/http/passthrough.conf') ?? '';

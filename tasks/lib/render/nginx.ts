@@ -171,9 +171,13 @@ function mapKeys(routes: Route[], wildcard: string | null): string[] {
 }
 
 function proxyFiles(site: Site, stage: StageName, host: HostOutput, hosts: Hosts, listen: Listen, runtime: NginxRuntime, tlsDir: string): Array<[string, string]> {
-  const passthroughs = hosts.withRole('passthrough');
-  if (passthroughs.length === 0) {
-    throw new HomeprodError(`stage proxy ${host.name} accepts connections only through the passthrough (PROXY protocol), but the site has no host with role passthrough`);
+  // Prod's passthrough is the site's one entry point (both stages' names come in through it):
+  // only its PROXY protocol headers and X-Real-IP are believed, never a lab host's.
+  const passthroughs = hosts.withRole('passthrough', 'prod');
+  if (passthroughs.length !== 1) {
+    throw new HomeprodError(
+      `stage proxy ${host.name} accepts connections only through prod's passthrough (PROXY protocol), but stage prod has ${passthroughs.length || 'no'} host${passthroughs.length > 1 ? 's' : ''} with role passthrough`,
+    );
   }
   const indexOf = new Map(site.services.map((s, i) => [s, i]));
   const services = site.services.filter((s) => s.stage === stage).sort(byName);
@@ -185,7 +189,7 @@ function proxyFiles(site: Site, stage: StageName, host: HostOutput, hosts: Hosts
         proxy: host.name,
         listen,
         runtime,
-        trusted: passthroughs.map((h) => h.ipv4),
+        passthrough: passthroughs[0]!.ipv4,
         hash: hashSizes(services.flatMap((s) => s.hostnames)),
       }),
     ],
