@@ -193,13 +193,26 @@ describe('nginx configs', () => {
     renderAndTest(ws, 'lab', localOutputs);
   });
 
-  it('repeats the shared request headers in a location that sets its own', () => {
-    const own: Site = { ...site, services: site.services.map((s) => (s.name === 'whoami' ? { ...s, extraLocationLines: ['proxy_set_header X-Extra 1;'] } : s)) };
-    const conf = renderFiles(own, 'prod', localOutputs).get('hosts/prod-proxy/nginx/homeprod/http/certificate-whoami.pegasuspad.com.conf') ?? '';
-    expect(conf).toContain('        proxy_set_header X-Real-IP $remote_addr;\n');
-    expect(conf).toContain('        proxy_set_header Connection "";\n');
-    const plain = renderFiles(site, 'prod', localOutputs).get('hosts/prod-proxy/nginx/homeprod/http/certificate-whoami.pegasuspad.com.conf') ?? '';
-    expect(plain).not.toContain('proxy_set_header');
+  it('sets the shared request headers again in every location with lines of its own, however they spell proxy_set_header', () => {
+    const certificateConf = (lines: string[]) => {
+      const own: Site = { ...site, services: site.services.map((s) => (s.name === 'whoami' ? { ...s, extraLocationLines: lines } : s)) };
+      const files = renderFiles(own, 'prod', localOutputs);
+      return { files, conf: files.get('hosts/prod-proxy/nginx/homeprod/http/certificate-whoami.pegasuspad.com.conf') ?? '' };
+    };
+    const include = '        include homeprod/snippets/proxy-headers.conf;\n        proxy_set_header Connection "";\n';
+    for (const lines of [['proxy_set_header X-Extra 1;'], ['"proxy_set_header" X-Extra 1;'], ["'proxy_set_header' X-Extra 1;"], ['proxy_buffering off;']]) {
+      expect(certificateConf(lines).conf).toContain(`${include}        add_header`);
+    }
+    const { files, conf: plain } = certificateConf([]);
+    expect(plain).not.toMatch(/proxy_set_header|include/);
+    const snippet = files.get('hosts/prod-proxy/nginx/homeprod/snippets/proxy-headers.conf') ?? '';
+    expect(snippet.match(/^proxy_set_header .*$/gm)).toEqual([
+      'proxy_set_header Host $host;',
+      'proxy_set_header X-Real-IP $remote_addr;',
+      'proxy_set_header X-Forwarded-For $remote_addr;',
+      'proxy_set_header X-Forwarded-Proto https;',
+    ]);
+    expect(files.get('hosts/prod-proxy/nginx/homeprod/http/00-proxy.conf')).toContain('\ninclude homeprod/snippets/proxy-headers.conf;\n');
   });
 
   it('answers 421 to a Host outside the certificate of the handshake, and in the default server', () => {

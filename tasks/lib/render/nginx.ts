@@ -194,6 +194,7 @@ function proxyFiles(site: Site, stage: StageName, host: HostOutput, hosts: Hosts
       }),
     ],
     ['snippets/tls.conf', renderTemplate('nginx/tls.conf.njk', { allowTls12: tls.allowTls12 })],
+    ['snippets/proxy-headers.conf', renderTemplate('nginx/proxy-headers.conf.njk', {})],
   ];
   const upstreamOf = (service: Service) => `homeprod_service_${service.name.replaceAll('-', '_')}`;
   const upstreams = services.map((service) => {
@@ -229,7 +230,9 @@ function serverBlocks(certificate: Certificate) {
       maxBodySize,
       websocket,
       extraLocationLines,
-      ownHeaders: websocket || extraLocationLines.some((line) => /^\s*proxy_set_header\b/.test(line)),
+      // Any extra line may be a proxy_set_header (nginx also reads it quoted), so every
+      // location with extra lines sets the shared headers itself.
+      ownHeaders: websocket || extraLocationLines.length > 0,
     };
     block.services.push(service.name);
     block.hostnames.push(...service.hostnames);
