@@ -4,7 +4,7 @@
 // service; a service's own proxy_set_header lines never cost the shared request headers; and
 // a PROXY protocol header counts only from prod's passthrough, the site's one entry point.
 // Loopback only: 127.0.91.0/24 on this machine's lo.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { connect as netConnect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -12,7 +12,8 @@ import { proxyV2Header } from '../../bench/lib/proxy-protocol';
 import { loadSite } from '../../tasks/lib/model/index';
 import type { Host, Site } from '../../tasks/lib/model/types';
 import { GOLDEN_ROOT } from '../helpers/golden';
-import { extraService, loopbackAddresses, startLoopbackProxies, type LoopbackProxies } from '../helpers/loopback-proxies';
+import { extraService, loopbackAddresses } from '../helpers/loopback-proxies';
+import { loopbackProxiesForSuite } from '../helpers/loopback-proxies-suite';
 
 const NET = '127.0.91';
 const { hosts: ADDRESS, client: CLIENT } = loopbackAddresses(NET);
@@ -38,19 +39,7 @@ const site: Site = {
   ],
 };
 
-let proxies: LoopbackProxies | undefined;
-const running = (): LoopbackProxies => {
-  if (!proxies) throw new Error('the proxies did not start');
-  return proxies;
-};
-
-beforeAll(async () => {
-  proxies = await startLoopbackProxies({ site, net: NET, httpPort: HTTP_PORT, httpsPort: HTTPS_PORT, prefix: 'homeprod-boundaries-' });
-}, 120_000);
-
-afterAll(async () => {
-  await proxies?.stop();
-}, 30_000);
+const running = loopbackProxiesForSuite({ site, net: NET, httpPort: HTTP_PORT, httpsPort: HTTPS_PORT, prefix: 'homeprod-boundaries-' });
 
 interface Answer {
   status: number;
