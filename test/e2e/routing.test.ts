@@ -4,7 +4,7 @@
 // the lab proxy and the rest via the prod proxy, each with its own certificate, that unknown
 // names and clients without SNI reach no backend, and that backends see the client's address
 // through the PROXY protocol. Loopback only: 127.0.85.0/24 on this machine's lo.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect as netConnect } from 'node:net';
@@ -14,7 +14,8 @@ import { loadSite } from '../../tasks/lib/model/index';
 import type { Site } from '../../tasks/lib/model/types';
 import { failureLines, verifyRouting, type VerifyResult } from '../../tasks/lib/verify';
 import { GOLDEN_ROOT } from '../helpers/golden';
-import { extraService, loopbackAddresses, startLoopbackProxies, type LoopbackProxies } from '../helpers/loopback-proxies';
+import { extraService, loopbackAddresses } from '../helpers/loopback-proxies';
+import { loopbackProxiesForSuite } from '../helpers/loopback-proxies-suite';
 
 const NET = '127.0.85';
 const { hosts: ADDRESS, client: CLIENT } = loopbackAddresses(NET);
@@ -35,19 +36,7 @@ const site: Site = {
   ],
 };
 
-let proxies: LoopbackProxies | undefined;
-const running = (): LoopbackProxies => {
-  if (!proxies) throw new Error('the proxies did not start');
-  return proxies;
-};
-
-beforeAll(async () => {
-  proxies = await startLoopbackProxies({ site, net: NET, httpPort: HTTP_PORT, httpsPort: HTTPS_PORT, prefix: 'homeprod-routing-' });
-}, 120_000);
-
-afterAll(async () => {
-  await proxies?.stop();
-}, 30_000);
+const running = loopbackProxiesForSuite({ site, net: NET, httpPort: HTTP_PORT, httpsPort: HTTPS_PORT, prefix: 'homeprod-routing-' });
 
 const target = (stage: 'lab' | 'prod') => ({
   address: ADDRESS['prod-proxy-passthrough']!,

@@ -193,13 +193,57 @@ describe('nginx configs', () => {
     renderAndTest(ws, 'lab', localOutputs);
   });
 
-  it('repeats the shared request headers in a location that sets its own', () => {
-    const own: Site = { ...site, services: site.services.map((s) => (s.name === 'whoami' ? { ...s, extraLocationLines: ['proxy_set_header X-Extra 1;'] } : s)) };
-    const conf = renderFiles(own, 'prod', localOutputs).get('hosts/prod-proxy/nginx/homeprod/http/certificate-whoami.pegasuspad.com.conf') ?? '';
-    expect(conf).toContain('        proxy_set_header X-Real-IP $remote_addr;\n');
-    expect(conf).toContain('        proxy_set_header Connection "";\n');
-    const plain = renderFiles(site, 'prod', localOutputs).get('hosts/prod-proxy/nginx/homeprod/http/certificate-whoami.pegasuspad.com.conf') ?? '';
-    expect(plain).not.toContain('proxy_set_header');
+  it('sets the shared request headers again in every location with lines of its own, however they spell proxy_set_header', () => {
+    const certificateConf = (lines: string[]) => {
+      const own: Site = { ...site, services: site.services.map((s) => (s.name === 'whoami' ? { ...s, extraLocationLines: lines } : s)) };
+      const files = renderFiles(own, 'prod', localOutputs);
+      return { files, conf: files.get('hosts/prod-proxy/nginx/homeprod/http/certificate-whoami.pegasuspad.com.conf') ?? '' };
+    };
+    const include = '        include homeprod/snippets/proxy-headers.conf;\n        proxy_set_header Connection "";\n';
+    for (const lines of [['proxy_set_header X-Extra 1;'], ['"proxy_set_header" X-Extra 1;'], ["'proxy_set_header' X-Extra 1;"], ['proxy_buffering off;']]) {
+      expect(certificateConf(lines).conf).toContain(`${include}        add_header`);
+    }
+    const { files, conf: plain } = certificateConf([]);
+    expect(plain).not.toMatch(/proxy_set_header|include/);
+    const snippet = files.get('hosts/prod-proxy/nginx/homeprod/snippets/proxy-headers.conf') ?? '';
+    expect(snippet.match(/^proxy_set_header .*$/gm)).toEqual([
+      'proxy_set_header Host $host;',
+      'proxy_set_header X-Real-IP $remote_addr;',
+      'proxy_set_header X-Forwarded-For $remote_addr;',
+      'proxy_set_header X-Forwarded-Proto https;',
+    ]);
+    expect(files.get('hosts/prod-proxy/nginx/homeprod/http/00-proxy.conf')).toContain('\ninclude homeprod/snippets/proxy-headers.conf;\n');
+  });
+
+  it('answers 421 to a Host outside the certificate of the handshake, and in the default server', () => {
+    const shared: Site = { ...site, services: [...site.services, { ...site.services.find((s) => s.stage === 'prod')!, name: 'notes', hostnames: ['notes.pegasuspad.com', 'wiki.pegasuspad.com'], certificate: 'apps' }] };
+    const files = renderFiles(shared, 'prod', localOutputs);
+    const http = (file: string) => files.get(`hosts/prod-proxy/nginx/homeprod/http/${file}`) ?? '';
+    const sniMap = /map \$ssl_server_name \$homeprod_sni_certificate \{\n([^}]*)\}/.exec(http('upstreams.conf'))?.[1] ?? '';
+    expect(sniMap.split('\n').map((l) => l.trim()).filter(Boolean)).toEqual([
+      'hostnames;',
+      'default "";',
+      'notes.pegasuspad.com apps;',
+      'whoami.pegasuspad.com whoami.pegasuspad.com;',
+      'wiki.pegasuspad.com apps;',
+    ]);
+    expect(http('certificate-apps.conf')).toContain('    if ($homeprod_sni_certificate != "apps") {\n        return 421;\n    }\n');
+    expect(/ssl_reject_handshake on;\n\s*return 421;\n\}/.test(http('00-proxy.conf'))).toBe(true);
+    // Every TLS server block has the guard; the plain-HTTP redirect blocks need none.
+    for (const [path, text] of files) {
+      if (path.includes('/certificate-')) expect(text.match(/ssl proxy_protocol;/g)?.length).toBe(text.match(/return 421;/g)?.length);
+    }
+  });
+
+  it('trusts client addresses from prod\'s passthrough only, on both stage proxies', () => {
+    const labPassthrough: HostOutput = { name: 'lab-passthrough', stage: 'lab', roles: ['passthrough'], ipv4: '10.111.2.10', vmid: 5010, mac: '02:00:00:00:50:10', data_disks: [] };
+    for (const stage of STAGES) {
+      const proxy = renderFiles(site, stage, [...localOutputs, labPassthrough]).get(`hosts/${stage}-proxy/nginx/homeprod/http/00-proxy.conf`) ?? '';
+      expect(proxy.match(/^\s*set_real_ip_from .*$/gm)).toEqual(['set_real_ip_from 10.111.1.10;']);
+    }
+    const noProdPassthrough = localOutputs.map((h) => (h.name === 'prod-proxy-passthrough' ? { ...h, stage: 'lab' as const } : h));
+    const s: Site = { ...site, hosts: site.hosts.filter((h) => h.name !== 'prod-proxy-passthrough') };
+    expect(() => renderFiles(s, 'lab', noProdPassthrough)).toThrow("stage proxy lab-proxy accepts connections only through prod's passthrough (PROXY protocol), but stage prod has no host with role passthrough");
   });
 
   it('sends ACME HTTP-01 of prod names to prod\'s certificate host, and of lab names to lab\'s', () => {

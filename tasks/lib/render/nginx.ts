@@ -171,9 +171,13 @@ function mapKeys(routes: Route[], wildcard: string | null): string[] {
 }
 
 function proxyFiles(site: Site, stage: StageName, host: HostOutput, hosts: Hosts, listen: Listen, runtime: NginxRuntime, tlsDir: string): Array<[string, string]> {
-  const passthroughs = hosts.withRole('passthrough');
-  if (passthroughs.length === 0) {
-    throw new HomeprodError(`stage proxy ${host.name} accepts connections only through the passthrough (PROXY protocol), but the site has no host with role passthrough`);
+  // Prod's passthrough is the site's one entry point (both stages' names come in through it):
+  // only its PROXY protocol headers and X-Real-IP are believed, never a lab host's.
+  const passthroughs = hosts.withRole('passthrough', 'prod');
+  if (passthroughs.length !== 1) {
+    throw new HomeprodError(
+      `stage proxy ${host.name} accepts connections only through prod's passthrough (PROXY protocol), but stage prod has ${passthroughs.length || 'no'} host${passthroughs.length > 1 ? 's' : ''} with role passthrough`,
+    );
   }
   const indexOf = new Map(site.services.map((s, i) => [s, i]));
   const services = site.services.filter((s) => s.stage === stage).sort(byName);
@@ -185,11 +189,12 @@ function proxyFiles(site: Site, stage: StageName, host: HostOutput, hosts: Hosts
         proxy: host.name,
         listen,
         runtime,
-        trusted: passthroughs.map((h) => h.ipv4),
+        passthrough: passthroughs[0]!.ipv4,
         hash: hashSizes(services.flatMap((s) => s.hostnames)),
       }),
     ],
     ['snippets/tls.conf', renderTemplate('nginx/tls.conf.njk', { allowTls12: tls.allowTls12 })],
+    ['snippets/proxy-headers.conf', renderTemplate('nginx/proxy-headers.conf.njk', {})],
   ];
   const upstreamOf = (service: Service) => `homeprod_service_${service.name.replaceAll('-', '_')}`;
   const upstreams = services.map((service) => {
@@ -199,7 +204,8 @@ function proxyFiles(site: Site, stage: StageName, host: HostOutput, hosts: Hosts
     return { service: service.name, name: upstreamOf(service), server: `${address}:${service.upstream.port}` };
   });
   const routes = services.flatMap((s) => s.hostnames.map((name) => ({ name, upstream: upstreamOf(s) }))).sort(byName);
-  files.push(['http/upstreams.conf', renderTemplate('nginx/upstreams.conf.njk', { proxy: host.name, routes, upstreams })]);
+  const sniRoutes = services.flatMap((s) => s.hostnames.map((name) => ({ name, certificate: s.certificate }))).sort(byName);
+  files.push(['http/upstreams.conf', renderTemplate('nginx/upstreams.conf.njk', { proxy: host.name, routes, sniRoutes, upstreams })]);
   for (const certificate of certificatesOf(services, stage)) {
     files.push([
       `http/certificate-${certificate.name}.conf`,
@@ -224,7 +230,9 @@ function serverBlocks(certificate: Certificate) {
       maxBodySize,
       websocket,
       extraLocationLines,
-      ownHeaders: websocket || extraLocationLines.some((line) => /^\s*proxy_set_header\b/.test(line)),
+      // Any extra line may be a proxy_set_header (nginx also reads it quoted), so every
+      // location with extra lines sets the shared headers itself.
+      ownHeaders: websocket || extraLocationLines.length > 0,
     };
     block.services.push(service.name);
     block.hostnames.push(...service.hostnames);
