@@ -67,7 +67,8 @@ export function normalizeStage(name: StageName, stage: StageFile, domain: string
       filesDir: stage.tls.filesDir,
       allowTls12: stage.tls.allowTls12,
     },
-    forward: stage.forward,
+    // beyondLoopback is a check of the site only: the platform gets where to listen.
+    forward: { address: stage.forward.address, httpPort: stage.forward.httpPort, httpsPort: stage.forward.httpsPort },
   };
 }
 
