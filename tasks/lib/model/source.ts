@@ -1,8 +1,11 @@
 // Reads the site's YAML files and remembers where every value came from, so each error
-// can name its file, line and column.
-import { readFileSync } from 'node:fs';
-import { dirname, relative, resolve } from 'node:path';
+// can name its file, line and column. A site file may come from someone else: it reads only
+// regular files of bounded size, imports only from its own folder, and never echoes what a
+// file it refused contains.
+import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { shown } from './free-text';
 
 export type Path = Array<string | number>;
 
@@ -29,6 +32,9 @@ interface ParsedFile {
 type Origin = { file: ParsedFile; path: Path };
 
 export const MERGED_LISTS = ['hosts', 'services', 'users'] as const;
+
+/** Largest site file read (the main one and each import); a site of hundreds of hosts is far below. */
+export const MAX_SITE_FILE_BYTES = 1024 * 1024;
 
 export class SiteSource {
   readonly issues: SiteIssue[] = [];
@@ -58,14 +64,8 @@ export class SiteSource {
     return issue.path.length ? `${prefix}${SiteSource.formatPath(issue.path)}: ${issue.message}` : `${prefix}${issue.message}`;
   }
 
-  private parse(file: string): ParsedFile | undefined {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (error) {
-      this.issues.push({ path: [], message: `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, position: { file, line: 1, col: 1 } });
-      return undefined;
-    }
+  /** Parses a file already read; YAML syntax errors become issues at their position. */
+  private parse(file: string, text: string): ParsedFile | undefined {
     const lines = new LineCounter();
     const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
     for (const error of doc.errors) {
@@ -76,7 +76,12 @@ export class SiteSource {
   }
 
   private load(): void {
-    const main = this.parse(this.file);
+    const text = readBounded(this.file);
+    if (typeof text !== 'string') {
+      this.issues.push({ path: [], message: `cannot read ${this.file}: ${text.problem}`, position: { file: this.file, line: 1, col: 1 } });
+      return;
+    }
+    const main = this.parse(this.file, text);
     if (!main) return;
     this.main = main;
     const data = main.doc.toJS() as unknown;
@@ -89,17 +94,28 @@ export class SiteSource {
       const list = this.data[key];
       if (Array.isArray(list)) this.origins.set(key, list.map((_, i) => ({ file: main, path: [key, i] })));
     }
-    const imports = this.data.imports;
-    if (Array.isArray(imports)) {
-      imports.forEach((name, i) => {
-        if (typeof name === 'string') this.merge(resolve(dirname(this.file), name), ['imports', i]);
-      });
-    }
+    this.loadImports();
   }
 
-  private merge(file: string, from: Path): void {
-    const parsed = this.parse(file);
-    if (!parsed) return;
+  /** Merges each import that names a regular file under the site file's folder; refuses the others by name. */
+  private loadImports(): void {
+    const imports = this.data.imports;
+    if (!Array.isArray(imports)) return;
+    const folder = realpathSync(dirname(this.file));
+    imports.forEach((name, i) => {
+      if (typeof name !== 'string') return; // the schema reports it
+      const from: Path = ['imports', i];
+      const target = importTarget(folder, name);
+      if (typeof target !== 'string') return this.issues.push({ path: from, message: `cannot import ${shown(name)}: ${target.problem}` });
+      const text = readBounded(target);
+      if (typeof text !== 'string') return this.issues.push({ path: from, message: `cannot import ${shown(name)}: ${text.problem}` });
+      const parsed = this.parse(target, text);
+      if (parsed) this.merge(parsed, from);
+    });
+  }
+
+  private merge(parsed: ParsedFile, from: Path): void {
+    const { file } = parsed;
     const data = parsed.doc.toJS() as Record<string, unknown> | null;
     if (data === null || typeof data !== 'object' || Array.isArray(data)) {
       this.issues.push({ path: from, message: `${file} must be a YAML mapping`, position: { file, line: 1, col: 1 } });
@@ -197,6 +213,63 @@ export class SiteSource {
     }
     return path;
   }
+}
+
+/** The real path of an import, or why it may not be read: only what lies under the site file's folder. */
+function importTarget(folder: string, name: string): string | { problem: string } {
+  if (isAbsolute(name)) return { problem: "an absolute path; an import is relative to the site file's folder" };
+  if (name.split(/[\\/]/).includes('..')) return { problem: `it contains ".."; an import lies under the site file's folder` };
+  let real: string;
+  try {
+    // realpath resolves symlinks without opening the file itself.
+    real = realpathSync(resolve(folder, name));
+  } catch (error) {
+    return { problem: errorCode(error) };
+  }
+  const inside = relative(folder, real);
+  if (!inside || inside.startsWith('..') || isAbsolute(inside)) return { problem: `it leads outside the site file's folder (to ${shown(real)})` };
+  return real;
+}
+
+/**
+ * The text of a regular file of at most MAX_SITE_FILE_BYTES, or why not. It stats before it
+ * opens, so a FIFO, device or directory is never opened, and reads at most one byte past the
+ * bound, so a file that grows meanwhile is refused too.
+ */
+function readBounded(file: string): string | { problem: string } {
+  let fd: number | undefined;
+  try {
+    const before = refusal(statSync(file));
+    if (before) return { problem: before };
+    // O_NONBLOCK: should the path have become a FIFO since the stat, opening it does not wait for a writer.
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    const opened = refusal(fstatSync(fd));
+    if (opened) return { problem: opened };
+    const buffer = Buffer.alloc(MAX_SITE_FILE_BYTES + 1);
+    let length = 0;
+    for (let n = 1; n > 0 && length < buffer.length; length += n) n = readSync(fd, buffer, length, buffer.length - length, null);
+    if (length > MAX_SITE_FILE_BYTES) return { problem: tooLarge(length) };
+    return buffer.toString('utf8', 0, length);
+  } catch (error) {
+    return { problem: errorCode(error) };
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Why a file of this kind and size is not read, or undefined. */
+function refusal(stat: Stats): string | undefined {
+  if (stat.isFile()) return stat.size > MAX_SITE_FILE_BYTES ? tooLarge(stat.size) : undefined;
+  const kind = stat.isDirectory() ? 'a directory' : stat.isFIFO() ? 'a FIFO' : stat.isCharacterDevice() || stat.isBlockDevice() ? 'a device' : stat.isSocket() ? 'a socket' : 'special';
+  return `it is ${kind}, not a regular file`;
+}
+
+function tooLarge(bytes: number): string {
+  return `it is ${bytes} bytes; a site file is at most ${MAX_SITE_FILE_BYTES} bytes (1 MiB)`;
+}
+
+function errorCode(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? (error as Error).message;
 }
 
 function findKeyNode(node: unknown, key: string): Node | undefined {

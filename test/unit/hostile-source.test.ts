@@ -1,0 +1,132 @@
+// Site files written to attack the reading of the site itself: imports that reach outside the
+// site's folder or into a FIFO or device, files too large to read, YAML alias bombs, imports that
+// silently replace a definition, and values so long their error would flood the terminal. Each
+// ends in one error line naming file:line:col, and nothing of a refused file is echoed.
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { validateSite } from '../../tasks/lib/model';
+import { MAX_SITE_FILE_BYTES } from '../../tasks/lib/model/source';
+
+type Raw = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const pegasusText = readFileSync('inventory/site.yaml', 'utf8');
+const pegasus = (): Raw => parse(pegasusText);
+const root = mkdtempSync(join(tmpdir(), 'homeprod-hostile-source-'));
+let n = 0;
+
+/** A fresh site folder holding `files`; returns the folder. */
+function folderWith(files: Record<string, string> = {}): string {
+  const folder = join(root, `site-${n++}`);
+  mkdirSync(folder);
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(join(folder, name, '..'), { recursive: true });
+    writeFileSync(join(folder, name), text);
+  }
+  return folder;
+}
+
+/** The Pegasus site followed by an `imports:` list at its end: its error lines, and where imports[i] sits. */
+function importing(folder: string, imports: string[]): { errors: string[]; entry: (i: number) => string } {
+  const body = stringify(pegasus(), { lineWidth: 0 });
+  const file = join(folder, 'site.yaml');
+  writeFileSync(file, `${body}imports:\n${imports.map((i) => `  - ${JSON.stringify(i)}\n`).join('')}`);
+  const first = body.split('\n').length + 1; // the line after "imports:"
+  const shown = relative(process.cwd(), file);
+  return { errors: validateSite(file).errors, entry: (i) => `${shown}:${first + i}:5: imports[${i}]: ` };
+}
+
+const hostsFile = 'hosts:\n  - name: lab-extra\n    stage: lab\n    suffix: 30\n    roles: [application]\n';
+const secret = 'password: SECRET-hunter2\n';
+
+describe('imports read only regular files under the site file’s folder', () => {
+  it('takes a relative import, also through a symlink that stays in the folder', () => {
+    const folder = folderWith({ 'more/hosts.yaml': hostsFile });
+    symlinkSync('more/hosts.yaml', join(folder, 'link.yaml'));
+    expect(importing(folder, ['more/hosts.yaml']).errors).toEqual([]);
+    expect(importing(folder, ['link.yaml']).errors).toEqual([]);
+  });
+
+  it('refuses an absolute path, naming the entry and never the content', () => {
+    const outside = folderWith({ 'secret.yaml': secret });
+    const { errors, entry } = importing(folderWith(), [join(outside, 'secret.yaml')]);
+    expect(errors).toEqual([`${entry(0)}cannot import ${JSON.stringify(join(outside, 'secret.yaml'))}: an absolute path; an import is relative to the site file's folder`]);
+  });
+
+  it('refuses /etc/shadow without reading it', () => {
+    const { errors, entry } = importing(folderWith(), ['/etc/shadow']);
+    expect(errors).toEqual([`${entry(0)}cannot import "/etc/shadow": an absolute path; an import is relative to the site file's folder`]);
+  });
+
+  it('refuses a path with "..", even one that comes back into the folder', () => {
+    const folder = folderWith({ 'hosts.yaml': hostsFile });
+    const { errors, entry } = importing(folder, ['../secret.yaml', `../${folder.split('/').pop()}/hosts.yaml`]);
+    expect(errors).toEqual([
+      `${entry(0)}cannot import "../secret.yaml": it contains ".."; an import lies under the site file's folder`,
+      `${entry(1)}cannot import ${JSON.stringify(`../${folder.split('/').pop()}/hosts.yaml`)}: it contains ".."; an import lies under the site file's folder`,
+    ]);
+  });
+
+  it('refuses a symlink that leads out of the folder', () => {
+    const outside = folderWith({ 'secret.yaml': secret });
+    const folder = folderWith();
+    symlinkSync(join(outside, 'secret.yaml'), join(folder, 'innocent.yaml'));
+    symlinkSync('/dev/zero', join(folder, 'zero.yaml'));
+    const { errors, entry } = importing(folder, ['innocent.yaml', 'zero.yaml']);
+    expect(errors).toEqual([
+      `${entry(0)}cannot import "innocent.yaml": it leads outside the site file's folder (to ${JSON.stringify(join(outside, 'secret.yaml'))})`,
+      `${entry(1)}cannot import "zero.yaml": it leads outside the site file's folder (to "/dev/zero")`,
+    ]);
+    expect(errors.join('\n')).not.toContain('SECRET');
+  });
+
+  it('refuses a directory, a device and a missing file', () => {
+    const folder = folderWith({ 'dir/hosts.yaml': hostsFile });
+    // A device node inside the folder (mknod needs root, as the e2e suites do); it is never opened.
+    execFileSync('mknod', [join(folder, 'zero'), 'c', '1', '5']);
+    const { errors, entry } = importing(folder, ['dir', 'zero', 'missing.yaml']);
+    expect(errors).toEqual([
+      `${entry(0)}cannot import "dir": it is a directory, not a regular file`,
+      `${entry(1)}cannot import "zero": it is a device, not a regular file`,
+      `${entry(2)}cannot import "missing.yaml": ENOENT`,
+    ]);
+  });
+
+  describe('a FIFO', () => {
+    let writer: ReturnType<typeof spawn> | undefined;
+    afterAll(() => writer?.kill());
+
+    it('is refused at once, without waiting for a writer', () => {
+      const folder = folderWith();
+      execFileSync('mkfifo', [join(folder, 'pipe.yaml')]);
+      // Had the FIFO been opened, reading would block until this writer ends (5 s) and then find
+      // no mapping; refused by its kind, the writer is left waiting for a reader and killed.
+      writer = spawn('sh', ['-c', 'sleep 5; : > pipe.yaml'], { cwd: folder, stdio: 'ignore' });
+      const started = Date.now();
+      const { errors, entry } = importing(folder, ['pipe.yaml']);
+      expect(errors).toEqual([`${entry(0)}cannot import "pipe.yaml": it is a FIFO, not a regular file`]);
+      expect(Date.now() - started).toBeLessThan(4000);
+    });
+  });
+});
+
+describe('every site file is at most MAX_SITE_FILE_BYTES', () => {
+  it('refuses a 50 MB main file in one line, before reading it', () => {
+    const folder = folderWith();
+    const file = join(folder, 'site.yaml');
+    writeFileSync(file, `${pegasusText}\nnotes: "${'x'.repeat(50 * 1024 * 1024)}"\n`);
+    const { errors } = validateSite(file);
+    const size = readFileSync(file).length;
+    expect(errors).toEqual([`${relative(process.cwd(), file)}:1:1: cannot read ${file}: it is ${size} bytes; a site file is at most 1048576 bytes (1 MiB)`]);
+  });
+
+  it('refuses an import over the bound, and takes one just under it', () => {
+    const padding = (bytes: number) => `${hostsFile}# ${'x'.repeat(bytes - hostsFile.length - 3)}\n`;
+    const folder = folderWith({ 'big.yaml': padding(MAX_SITE_FILE_BYTES + 1), 'fits.yaml': padding(MAX_SITE_FILE_BYTES) });
+    expect(importing(folder, ['fits.yaml']).errors).toEqual([]);
+    const { errors, entry } = importing(folder, ['big.yaml']);
+    expect(errors).toEqual([`${entry(0)}cannot import "big.yaml": it is ${MAX_SITE_FILE_BYTES + 1} bytes; a site file is at most 1048576 bytes (1 MiB)`]);
+  });
+});
