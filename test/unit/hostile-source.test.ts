@@ -96,7 +96,9 @@ describe('imports read only regular files under the site file’s folder', () =>
 
   describe('a FIFO', () => {
     let writer: ReturnType<typeof spawn> | undefined;
-    afterAll(() => writer?.kill());
+    afterAll(() => {
+      writer?.kill();
+    });
 
     it('is refused at once, without waiting for a writer', () => {
       const folder = folderWith();
@@ -128,5 +130,28 @@ describe('every site file is at most MAX_SITE_FILE_BYTES', () => {
     expect(importing(folder, ['fits.yaml']).errors).toEqual([]);
     const { errors, entry } = importing(folder, ['big.yaml']);
     expect(errors).toEqual([`${entry(0)}cannot import "big.yaml": it is ${MAX_SITE_FILE_BYTES + 1} bytes; a site file is at most 1048576 bytes (1 MiB)`]);
+  });
+});
+
+describe('YAML aliases', () => {
+  // Ten anchors, each a list of ten aliases of the one before: 10^9 strings once expanded.
+  const bomb = ['a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]', ...Array.from({ length: 9 }, (_, i) => `a${i + 1}: &a${i + 1} [${Array(10).fill(`*a${i}`).join(', ')}]`)].join('\n');
+
+  it('that expand too far (billion laughs) end in one line at the first alias', () => {
+    const folder = folderWith();
+    const file = join(folder, 'site.yaml');
+    writeFileSync(file, `${bomb}\n${pegasusText}`);
+    expect(validateSite(file).errors).toEqual([`${relative(process.cwd(), file)}:2:10: YAML aliases expand too far (over 1000 uses of an anchor's nodes); is this an alias bomb?`]);
+  });
+
+  it('that expand too far in an import end in one line in that file', () => {
+    const folder = folderWith({ 'bomb.yaml': `hosts:\n  - ${bomb.replace(/\n/g, '\n    ')}\n` });
+    expect(importing(folder, ['bomb.yaml']).errors).toEqual([`${relative(process.cwd(), join(folder, 'bomb.yaml'))}:3:14: YAML aliases expand too far (over 1000 uses of an anchor's nodes); is this an alias bomb?`]);
+  });
+
+  it('used a few hundred times for shared values are fine', () => {
+    const hosts = Array.from({ length: 150 }, (_, i) => `  - { name: lab-extra-${i}, stage: lab, suffix: ${30 + i}, roles: ${i === 0 ? '&roles [application]' : '*roles'} }`);
+    const folder = folderWith({ 'hosts.yaml': `hosts:\n${hosts.join('\n')}\n` });
+    expect(importing(folder, ['hosts.yaml']).errors).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@
 // file it refused contains.
 import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { shown } from './free-text';
 
 export type Path = Array<string | number>;
@@ -35,6 +35,12 @@ export const MERGED_LISTS = ['hosts', 'services', 'users'] as const;
 
 /** Largest site file read (the main one and each import); a site of hundreds of hosts is far below. */
 export const MAX_SITE_FILE_BYTES = 1024 * 1024;
+
+/**
+ * yaml's bound on alias expansion (toJS maxAliasCount: uses of an anchor times the aliases inside
+ * it): room for a few hundred uses of shared defaults, none for a "billion laughs" bomb.
+ */
+export const MAX_ALIAS_COUNT = 1000;
 
 export class SiteSource {
   readonly issues: SiteIssue[] = [];
@@ -75,6 +81,23 @@ export class SiteSource {
     return doc.errors.length ? undefined : { file, doc, lines };
   }
 
+  /** The file's data, or undefined (with an issue) when its aliases expand too far. */
+  private toData(parsed: ParsedFile): unknown {
+    try {
+      return parsed.doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    } catch (error) {
+      // yaml names no position; point at the first alias, where expansion starts.
+      let at = 0;
+      visit(parsed.doc, { Alias: (_, node) => ((at = node.range?.[0] ?? 0), visit.BREAK) });
+      const { line, col } = parsed.lines.linePos(at);
+      const message = /excessive alias count/i.test((error as Error).message)
+        ? `YAML aliases expand too far (over ${MAX_ALIAS_COUNT} uses of an anchor's nodes); is this an alias bomb?`
+        : `YAML: ${(error as Error).message.split('\n')[0]}`;
+      this.issues.push({ path: [], message, position: { file: parsed.file, line, col } });
+      return undefined;
+    }
+  }
+
   private load(): void {
     const text = readBounded(this.file);
     if (typeof text !== 'string') {
@@ -84,7 +107,8 @@ export class SiteSource {
     const main = this.parse(this.file, text);
     if (!main) return;
     this.main = main;
-    const data = main.doc.toJS() as unknown;
+    const data = this.toData(main);
+    if (data === undefined) return;
     if (!data || typeof data !== 'object' || Array.isArray(data)) {
       this.issues.push({ path: [], message: 'the site file must be a YAML mapping', position: { file: this.file, line: 1, col: 1 } });
       return;
@@ -116,7 +140,8 @@ export class SiteSource {
 
   private merge(parsed: ParsedFile, from: Path): void {
     const { file } = parsed;
-    const data = parsed.doc.toJS() as Record<string, unknown> | null;
+    const data = this.toData(parsed) as Record<string, unknown> | null | undefined;
+    if (data === undefined) return;
     if (data === null || typeof data !== 'object' || Array.isArray(data)) {
       this.issues.push({ path: from, message: `${file} must be a YAML mapping`, position: { file, line: 1, col: 1 } });
       return;
