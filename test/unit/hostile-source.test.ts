@@ -155,3 +155,41 @@ describe('YAML aliases', () => {
     expect(importing(folder, ['hosts.yaml']).errors).toEqual([]);
   });
 });
+
+describe('nothing is defined twice', () => {
+  const image = (name: string) => `images:\n  ${name}:\n    url: https://example.com/${name}.qcow2\n    sha256: "${'1'.repeat(64)}"\n    fileName: ${name}.img\n`;
+  const siteShown = (folder: string) => relative(process.cwd(), join(folder, 'site.yaml'));
+  const at = (folder: string, file: string) => relative(process.cwd(), join(folder, file));
+
+  it('imports each file once, and never the site file itself', () => {
+    const folder = folderWith({ 'hosts.yaml': hostsFile });
+    symlinkSync('hosts.yaml', join(folder, 'again.yaml'));
+    const { errors, entry } = importing(folder, ['hosts.yaml', './hosts.yaml', 'again.yaml', 'site.yaml']);
+    expect(errors).toEqual([
+      `${entry(1)}cannot import "./hosts.yaml": it is the same file as imports[0]`,
+      `${entry(2)}cannot import "again.yaml": it is the same file as imports[0]`,
+      `${entry(3)}cannot import "site.yaml": it is the site file itself`,
+    ]);
+  });
+
+  it('refuses an image of the site file defined again in an import, naming both places', () => {
+    const folder = folderWith({ 'images.yaml': image('debian-12') });
+    const line = stringify(pegasus(), { lineWidth: 0 }).split('\n').indexOf('  debian-12:') + 1;
+    expect(importing(folder, ['images.yaml']).errors).toEqual([`${at(folder, 'images.yaml')}:2:3: images.debian-12: image "debian-12" is also defined at ${siteShown(folder)}:${line}:3; define each image once`]);
+  });
+
+  it('refuses an image defined in two imports, and takes images of their own', () => {
+    const folder = folderWith({ 'a.yaml': image('debian-13'), 'b.yaml': image('debian-13'), 'c.yaml': image('ubuntu-24') });
+    expect(importing(folder, ['a.yaml', 'c.yaml']).errors).toEqual([]);
+    expect(importing(folder, ['a.yaml', 'b.yaml']).errors).toEqual([`${at(folder, 'b.yaml')}:2:3: images.debian-13: image "debian-13" is also defined at ${at(folder, 'a.yaml')}:2:3; define each image once`]);
+  });
+
+  it('keeps the site file’s own wrong-typed images and hosts for the schema to report, not replaced or crashed on', () => {
+    const folder = folderWith({ 'more.yaml': `${image('debian-13')}${hostsFile}` });
+    const body = stringify({ ...pegasus(), images: 'none', hosts: 'none' }, { lineWidth: 0 });
+    const file = join(folder, 'site.yaml');
+    writeFileSync(file, `${body}imports: [more.yaml]\n`);
+    const errors = validateSite(file).errors;
+    expect(errors).toEqual(expect.arrayContaining([expect.stringMatching(/site\.yaml:\d+:\d+: images: expected record, got "none"$/), expect.stringMatching(/site\.yaml:\d+:\d+: hosts: expected array, got "none"$/)]));
+  });
+});

@@ -65,8 +65,7 @@ export class SiteSource {
 
   formatIssue(issue: SiteIssue): string {
     const where = issue.position ?? this.locate(issue.path);
-    const file = where ? relative(process.cwd(), where.file) || where.file : undefined;
-    const prefix = where ? `${file}:${where.line}:${where.col}: ` : '';
+    const prefix = where ? `${formatPosition(where)}: ` : '';
     return issue.path.length ? `${prefix}${SiteSource.formatPath(issue.path)}: ${issue.message}` : `${prefix}${issue.message}`;
   }
 
@@ -126,11 +125,16 @@ export class SiteSource {
     const imports = this.data.imports;
     if (!Array.isArray(imports)) return;
     const folder = realpathSync(dirname(this.file));
+    // Each file once: what an import is already, by its real path.
+    const seen = new Map<string, string>([[realpathSync(this.file), 'the site file itself']]);
     imports.forEach((name, i) => {
       if (typeof name !== 'string') return; // the schema reports it
       const from: Path = ['imports', i];
       const target = importTarget(folder, name);
       if (typeof target !== 'string') return this.issues.push({ path: from, message: `cannot import ${shown(name)}: ${target.problem}` });
+      const already = seen.get(target);
+      if (already) return this.issues.push({ path: from, message: `cannot import ${shown(name)}: it is ${already}` });
+      seen.set(target, `the same file as imports[${i}]`);
       const text = readBounded(target);
       if (typeof text !== 'string') return this.issues.push({ path: from, message: `cannot import ${shown(name)}: ${text.problem}` });
       const parsed = this.parse(target, text);
@@ -147,26 +151,45 @@ export class SiteSource {
       return;
     }
     for (const [key, value] of Object.entries(data)) {
-      if ((MERGED_LISTS as readonly string[]).includes(key) && Array.isArray(value)) {
-        const target = Array.isArray(this.data[key]) ? (this.data[key] as unknown[]) : (this.data[key] = []);
-        const origins = this.origins.get(key) ?? [];
-        value.forEach((item, i) => {
-          target.push(item);
-          origins.push({ file: parsed, path: [key, i] });
-        });
-        this.origins.set(key, origins);
-      } else if (key === 'images' && value && typeof value === 'object') {
-        const images = (this.data.images ??= {}) as Record<string, unknown>;
-        for (const [name, image] of Object.entries(value)) {
-          images[name] = image;
-          this.imageOrigins.set(name, parsed);
-        }
+      const position = keyPosition(parsed, [], key);
+      if ((MERGED_LISTS as readonly string[]).includes(key)) {
+        if (Array.isArray(value)) this.mergeList(parsed, key, value);
+        else this.issues.push({ path: [key], message: 'must be a list', position });
+      } else if (key === 'images') {
+        if (isPlainObject(value)) this.mergeImages(parsed, value);
+        else this.issues.push({ path: [key], message: 'must be a mapping of image names', position });
       } else {
-        const node = parsed.doc.getIn([key], true) as Node | undefined;
-        const pair = findKeyNode(parsed.doc.contents, key);
-        const { line, col } = parsed.lines.linePos((pair ?? node)?.range?.[0] ?? 0);
-        this.issues.push({ path: [key], message: `an imported file may only contain ${[...MERGED_LISTS, 'images'].join(', ')}`, position: { file, line, col } });
+        this.issues.push({ path: [key], message: `an imported file may only contain ${[...MERGED_LISTS, 'images'].join(', ')}`, position });
       }
+    }
+  }
+
+  private mergeList(parsed: ParsedFile, key: string, items: unknown[]): void {
+    // The site's own wrong-typed list stays as it is, for the schema to report, not hidden by an import.
+    if (this.data[key] !== undefined && !Array.isArray(this.data[key])) return;
+    const target = (this.data[key] ??= []) as unknown[];
+    const origins = this.origins.get(key) ?? [];
+    items.forEach((item, i) => {
+      target.push(item);
+      origins.push({ file: parsed, path: [key, i] });
+    });
+    this.origins.set(key, origins);
+  }
+
+  /** Adds an import's images; one defined already (in the site or an earlier import) is an error naming both places. */
+  private mergeImages(parsed: ParsedFile, images: Record<string, unknown>): void {
+    if (this.data.images !== undefined && !isPlainObject(this.data.images)) return;
+    const target = (this.data.images ??= {}) as Record<string, unknown>;
+    for (const [name, image] of Object.entries(images)) {
+      const first = this.imageOrigins.get(name) ?? (Object.hasOwn(target, name) ? this.main : undefined);
+      const firstAt = first && keyPosition(first, ['images'], name);
+      if (firstAt) {
+        this.issues.push({ path: ['images', name], message: `image ${shown(name)} is also defined at ${formatPosition(firstAt)}; define each image once`, position: keyPosition(parsed, ['images'], name) });
+        continue;
+      }
+      // Own property even for a name like "__proto__".
+      Object.defineProperty(target, name, { value: image, enumerable: true, writable: true, configurable: true });
+      this.imageOrigins.set(name, parsed);
     }
   }
 
@@ -208,19 +231,8 @@ export class SiteSource {
 
   /** Position of a mapping's key (for unknown keys: point at the key itself). */
   locateKey(path: Path, key: string): Position | undefined {
-    const parent = this.locate(path);
     const file = this.fileOf(path);
-    if (!file) return parent;
-    let node: unknown = file.doc.contents;
-    for (const step of this.innerPath(path)) {
-      if (isMap(node)) node = node.items.find((p) => isScalar(p.key) && p.key.value === step)?.value;
-      else if (isSeq(node) && typeof step === 'number') node = node.items[step];
-      else return parent;
-    }
-    const keyNode = findKeyNode(node, key);
-    if (!keyNode?.range) return parent;
-    const { line, col } = file.lines.linePos(keyNode.range[0]);
-    return { file: file.file, line, col };
+    return (file && keyPosition(file, this.innerPath(path), key)) ?? this.locate(path);
   }
 
   private fileOf(path: Path): ParsedFile | undefined {
@@ -297,8 +309,25 @@ function errorCode(error: unknown): string {
   return (error as NodeJS.ErrnoException).code ?? (error as Error).message;
 }
 
-function findKeyNode(node: unknown, key: string): Node | undefined {
-  if (!isMap(node)) return undefined;
-  const pair = node.items.find((p) => isScalar(p.key) && p.key.value === key);
-  return pair?.key as Node | undefined;
+/** file:line:col as error lines show it, the file relative to the working directory. */
+function formatPosition(where: Position): string {
+  return `${relative(process.cwd(), where.file) || where.file}:${where.line}:${where.col}`;
+}
+
+/** Position of a mapping's key at a path inside one file, or undefined. */
+function keyPosition(file: ParsedFile, path: Path, key: string): Position | undefined {
+  let node: unknown = file.doc.contents;
+  for (const step of path) {
+    if (isMap(node)) node = node.items.find((p) => isScalar(p.key) && p.key.value === step)?.value;
+    else if (isSeq(node) && typeof step === 'number') node = node.items[step];
+    else return undefined;
+  }
+  const keyNode = isMap(node) ? (node.items.find((p) => isScalar(p.key) && p.key.value === key)?.key as Node | undefined) : undefined;
+  if (!keyNode?.range) return undefined;
+  const { line, col } = file.lines.linePos(keyNode.range[0]);
+  return { file: file.file, line, col };
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
