@@ -152,6 +152,22 @@ describe('values no one should see whole', () => {
     expect(error).toMatch(/hosts\[7\]\.mac: "zz:0{55}… is not a MAC address/);
   });
 
+  it('a long unknown key is named cut, not whole', () => {
+    const [error, ...more] = errorsOf((s) => (service(s, 'whoami')[`k${'y'.repeat(5000)}`] = 1));
+    expect(more).toEqual([]);
+    // The key is part of the path shown, so the whole line is what is cut.
+    expect(error).toMatch(/site-\d+\.yaml:\d+:\d+: services\[0\]\.ky+…$/);
+    expect(error!.replace(/^.*?site-\d+\.yaml:\d+:\d+: /, '')).toHaveLength(300);
+  });
+
+  it('a long value of the wrong type is echoed cut, and no line exceeds the bound', () => {
+    const [error, ...more] = errorsOf((s) => (host(s, 'lab-whoami').memory = 'm'.repeat(5000)));
+    expect(more).toEqual([]);
+    expect(error).toMatch(/hosts\[7\]\.memory: expected number, got "m{58}…$/);
+    const [bomb] = errorsOf((s) => (host(s, 'lab-whoami').memory = Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`key${i}`, 'v'.repeat(50)]))));
+    expect(bomb!.replace(/^.*?site-\d+\.yaml:\d+:\d+: /, '').length).toBeLessThanOrEqual(300);
+  });
+
   it('one bad stage network gives one error, not one per host of the stage', () => {
     expect(errorsOf((s) => (s.stages.lab.network.cidr = '10.111.2.0/16'))).toEqual([expect.stringMatching(/stages\.lab\.network\.cidr: "10\.111\.2\.0\/16" is not a \/24 network/)]);
   });

@@ -42,6 +42,9 @@ export const MAX_SITE_FILE_BYTES = 1024 * 1024;
  */
 export const MAX_ALIAS_COUNT = 1000;
 
+/** Longest "path: message" an error line shows; longer ones are cut, so no huge value or key floods the terminal. */
+export const MAX_MESSAGE = 300;
+
 export class SiteSource {
   readonly issues: SiteIssue[] = [];
   private readonly origins = new Map<string, Origin[]>();
@@ -66,7 +69,8 @@ export class SiteSource {
   formatIssue(issue: SiteIssue): string {
     const where = issue.position ?? this.locate(issue.path);
     const prefix = where ? `${formatPosition(where)}: ` : '';
-    return issue.path.length ? `${prefix}${SiteSource.formatPath(issue.path)}: ${issue.message}` : `${prefix}${issue.message}`;
+    const text = issue.path.length ? `${SiteSource.formatPath(issue.path)}: ${issue.message}` : issue.message;
+    return `${prefix}${text.length > MAX_MESSAGE ? `${text.slice(0, MAX_MESSAGE - 1)}…` : text}`;
   }
 
   /** Parses a file already read; YAML syntax errors become issues at their position. */
