@@ -140,15 +140,32 @@ describe.each([
 });
 
 describe('values no one should see whole', () => {
-  it('a 10 MB value is refused in one short line', () => {
-    const errors = errorsOf((s) => (service(s, 'whoami').hostnames = ['x'.repeat(10 * 1024 * 1024)]));
-    expect(errors).toEqual([expect.stringMatching(/site-\d+\.yaml:\d+:\d+: services\[0\]\.hostnames\[0\]: is 10485760 characters long; at most 8192$/)]);
+  // A larger one makes the whole file too large to read (hostile-source.test.ts).
+  it('a 500 kB value is refused in one short line', () => {
+    const errors = errorsOf((s) => (service(s, 'whoami').hostnames = ['x'.repeat(500 * 1024)]));
+    expect(errors).toEqual([expect.stringMatching(/site-\d+\.yaml:\d+:\d+: services\[0\]\.hostnames\[0\]: is 512000 characters long; at most 8192$/)]);
   });
 
   it('a long bad value is echoed cut to 60 characters', () => {
     const [error] = errorsOf((s) => (host(s, 'lab-whoami').mac = `zz:${'0'.repeat(500)}`));
     expect(error!.length).toBeLessThan(200);
     expect(error).toMatch(/hosts\[7\]\.mac: "zz:0{55}… is not a MAC address/);
+  });
+
+  it('a long unknown key is named cut, not whole', () => {
+    const [error, ...more] = errorsOf((s) => (service(s, 'whoami')[`k${'y'.repeat(5000)}`] = 1));
+    expect(more).toEqual([]);
+    // The key is part of the path shown, so the whole line is what is cut.
+    expect(error).toMatch(/site-\d+\.yaml:\d+:\d+: services\[0\]\.ky+…$/);
+    expect(error!.replace(/^.*?site-\d+\.yaml:\d+:\d+: /, '')).toHaveLength(300);
+  });
+
+  it('a long value of the wrong type is echoed cut, and no line exceeds the bound', () => {
+    const [error, ...more] = errorsOf((s) => (host(s, 'lab-whoami').memory = 'm'.repeat(5000)));
+    expect(more).toEqual([]);
+    expect(error).toMatch(/hosts\[7\]\.memory: expected number, got "m{58}…$/);
+    const [bomb] = errorsOf((s) => (host(s, 'lab-whoami').memory = Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`key${i}`, 'v'.repeat(50)]))));
+    expect(bomb!.replace(/^.*?site-\d+\.yaml:\d+:\d+: /, '').length).toBeLessThanOrEqual(300);
   });
 
   it('one bad stage network gives one error, not one per host of the stage', () => {

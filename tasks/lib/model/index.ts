@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { EXIT, HomeprodError } from '../ui/errors';
 import { normalizeHost, normalizeSite, normalizeStage } from './normalize';
 import { nearest, runRules, type RuleInput } from './rules';
-import { stringProblem, strings } from './free-text';
+import { shown, stringProblem, strings } from './free-text';
 import { HostSchema, ImageSchema, ServiceSchema, SiteFileSchema, StageSchema, UserSchema, isDnsName } from './schema';
 import { SiteSource, type Path, type SiteIssue } from './source';
 import { STAGES, type Site } from './types';
@@ -65,19 +65,19 @@ function describe(issue: z.core.$ZodIssue, source: SiteSource): SiteIssue[] {
         const near = nearest(key, known);
         return {
           path: [...path, key],
-          message: `unknown key "${key}"${near ? ` (did you mean "${near}"?)` : known.length ? ` (known keys: ${known.join(', ')})` : ''}`,
+          message: `unknown key ${shown(key)}${near ? ` (did you mean "${near}"?)` : known.length ? ` (known keys: ${known.join(', ')})` : ''}`,
           position: source.locateKey(path, key),
         };
       });
     }
     case 'invalid_value': {
       const allowed = issue.values.map(String);
-      const input = String(issue.input);
-      const near = nearest(input, allowed);
-      return [{ path, message: `"${input}" is not one of ${allowed.join(', ')}${near ? ` (did you mean "${near}"?)` : ''}` }];
+      const near = nearest(String(issue.input), allowed);
+      // Values echoed cut (shown), so a huge one is never printed whole.
+      return [{ path, message: `${shown(issue.input)} is not one of ${allowed.join(', ')}${near ? ` (did you mean "${near}"?)` : ''}` }];
     }
     case 'invalid_type':
-      return [{ path, message: issue.input === undefined ? `is required (${issue.expected})` : `expected ${issue.expected}, got ${JSON.stringify(issue.input)}` }];
+      return [{ path, message: issue.input === undefined ? `is required (${issue.expected})` : `expected ${issue.expected}, got ${shown(issue.input)}` }];
     default:
       return [{ path, message: issue.message }];
   }
