@@ -13,18 +13,21 @@ import { runSteps, type Step } from './lib/ui/listr';
 import { canPrompt, confirmInTask } from './lib/ui/prompts';
 
 const spec = {
-  usage: 'npx tsx tasks/configure.ts --stage lab|prod [--yes] [--check] [--site FILE] [--outputs FILE] [--out DIR] [--verbose]',
+  usage: 'npx tsx tasks/configure.ts --stage lab|prod [--yes] [--check] [--full] [--site FILE] [--outputs FILE] [--out DIR] [--verbose]',
   summary:
     'Configure an applied stage: render its inventory and nginx configs, send them with ansible/ to the stage\'s\n' +
     'control node over SSH and run ansible-playbook there with the stage\'s vault id (--vault-id <stage>@...).\n' +
     'The first run places the stage key and the vault password (HOMEPROD_VAULT_PASSWORD_<STAGE>, or the file\n' +
     'HOMEPROD_VAULT_PASSWORD_FILE_<STAGE>, else .state/vault/<stage>.pass, made once) on the node\'s data disk.\n' +
     'A node whose key is passphrase-protected and not unlocked asks for the passphrase in a terminal, and stops\n' +
-    'otherwise. Without --outputs the host addresses come from the site model (what terraform outputs on the local platform).',
+    'otherwise. Without --outputs the host addresses come from the site model (what terraform outputs on the local platform).\n' +
+    'Only the plays whose inputs changed run, on the hosts they changed on (what each play last ran with is recorded per\n' +
+    'host); --full runs every play on every host, which also repairs drift no input shows.',
   flags: {
     ...stageFlag(),
     ...yesFlag(),
     check: { type: 'boolean', help: 'ansible-playbook --check --diff: show what would change, change nothing' },
+    full: { type: 'boolean', help: 'run every play on every host, not only what changed' },
     ...siteFlag,
     outputs: { type: 'string', help: 'JSON of the applied hosts: a HostOutput list, or stack name -> `terraform output -json`' },
     out: { type: 'string', help: 'render directory (default .state/rendered/<stage>, as up uses)' },
@@ -57,7 +60,7 @@ await command(spec, async (values, out) => {
       [
         ...(renderSteps(stage, { outDir: values.out ?? join(stateRoot(), 'rendered', stage) }) as Step<Ctx>[]),
         confirmStep,
-        ...(configureSteps({ stage, askPassphrase: interactive ? promptPassphrase : undefined, extraArgs: values.check ? ['--check', '--diff'] : undefined }) as Step<Ctx>[]),
+        ...(configureSteps({ stage, full: values.full, askPassphrase: interactive ? promptPassphrase : undefined, extraArgs: values.check ? ['--check', '--diff'] : undefined }) as Step<Ctx>[]),
       ],
       { site, outputs },
       { verbose: values.verbose },

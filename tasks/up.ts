@@ -10,12 +10,13 @@ import { upSteps, type UpContext } from './lib/up';
 import { summaryLines } from './lib/up/summary';
 
 const spec = {
-  usage: 'npx tsx tasks/up.ts [--stage lab|prod|all] [--yes] [--dry-run] [--force] [--allow-data-loss] [--insecure] [--site FILE] [--verbose]',
+  usage: 'npx tsx tasks/up.ts [--stage lab|prod|all] [--yes] [--dry-run] [--force] [--full] [--allow-data-loss] [--insecure] [--site FILE] [--verbose]',
   summary:
     'Bring the site up: check → synthesize → apply every stack (data disks first) → outputs → inventory → render →\n' +
     'configure from the stage\'s control node → verify, for lab, then — through the promotion gate — for prod.\n' +
     'Prod only receives content that verified in lab. A stage whose inputs are unchanged and whose plan is empty is\n' +
-    'only verified. Without a terminal (or in CI) nothing is asked: where a question would be, it stops and names the flag;\n' +
+    'only verified; otherwise configure runs the plays whose inputs changed, on the hosts they changed on (--full: all).\n' +
+    'Without a terminal (or in CI) nothing is asked: where a question would be, it stops and names the flag;\n' +
     'the output is then each step\'s result and the errors (--verbose: everything). A site whose state backend is pg keeps\n' +
     'its run records and the run lock in that PostgreSQL database too (PG* environment or a pgpass file), for every checkout.\n' +
     'A stage on Proxmox is checked first as `tasks/doctor.ts` does; on any problem nothing is planned (exit 3).',
@@ -24,6 +25,7 @@ const spec = {
     ...yesFlag('answer yes to every confirmation (apply, promote)'),
     'dry-run': { type: 'boolean', help: 'Terraform plan, rendered configs, Ansible check mode; change nothing' },
     force: { type: 'boolean', help: 'promote to prod content that did not verify in lab (warns)' },
+    full: { type: 'boolean', help: 'configure every play on every host, not only what changed' },
     'allow-data-loss': { type: 'boolean', help: 'apply even when a plan destroys or replaces a data disk or its VM' },
     ...insecureFlag,
     ...siteFlag,
@@ -46,6 +48,7 @@ await command(spec, async (values, out) => {
         dryRun: Boolean(values['dry-run']),
         force: Boolean(values.force),
         allowDataLoss: Boolean(values['allow-data-loss']),
+        full: Boolean(values.full),
         stores: storesFor(site),
         insecure: Boolean(values.insecure),
         confirm: interactive ? (task, message) => confirmInTask(task, message) : undefined,

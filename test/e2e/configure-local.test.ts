@@ -16,6 +16,7 @@ import { runSteps } from '../../tasks/lib/ui/listr';
 import { localConfig } from '../../tasks/lib/platform/local/config';
 import { sshCommand } from '../../tasks/lib/platform/local/ssh';
 import { loadSite } from '../../tasks/lib/model';
+import type { Site } from '../../tasks/lib/model/types';
 import { outputsFromModel, render } from '../../tasks/lib/render/index';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -45,7 +46,8 @@ function local(args: string[]): Promise<{ code: number | null; out: string }> {
   });
 }
 
-const configure = (dir = renderDir) => runSteps<ConfigureContext>(configureSteps({ stage: 'lab', site, renderDir: dir }), {}, { silent: true });
+const configure = (dir = renderDir, opts: { full?: boolean; site?: Site } = {}) =>
+  runSteps<ConfigureContext>(configureSteps({ stage: 'lab', site: opts.site ?? site, renderDir: dir, full: opts.full }), {}, { silent: true });
 
 /**
  * An HTTPS request to the lab proxy from the control node, with a PROXY protocol header as
@@ -107,11 +109,41 @@ describe('configure on the local platform', () => {
     expect(readFileSync(result.logFile, 'utf8')).not.toContain('PRIVATE KEY');
   }, 600_000);
 
-  test('a second configure reports zero changed tasks', async () => {
-    const ctx = await configure();
+  test('a second configure runs no play: every input is as the hosts got it', async () => {
+    const result = (await configure()).configured!.lab!;
+    expect(result.selection.plays).toEqual({ common: [], control_node: [], passthrough: [], certificates: [], applications: [], stage_proxy: [] });
+    expect(result.recap).toEqual({});
+  }, 300_000);
+
+  test('a second full configure reports zero changed tasks', async () => {
+    const ctx = await configure(renderDir, { full: true });
+    expect(Object.keys(ctx.configured!.lab!.recap).sort()).toEqual(site.hosts.filter((h) => h.stage === 'lab').map((h) => h.name).sort());
     const changed = Object.entries(ctx.configured!.lab!.recap).filter(([, c]) => c.changed > 0);
     expect(changed).toEqual([]);
   }, 300_000);
+
+  test('a new service runs only the plays that read it, on the hosts it changes; a full run after it changes nothing', async () => {
+    const added = { ...service, name: 'notes-lab', hostnames: ['notes.lab.pegasuspad.com'], certificate: 'notes.lab.pegasuspad.com' };
+    const changedSite: Site = { ...site, services: [...site.services, added] };
+    render(changedSite, 'lab', outputsFromModel(changedSite), { outDir: renderDir });
+    const result = (await configure(renderDir, { site: changedSite })).configured!.lab!;
+    // The new certificate on the issuer (and the certificate host, which reads the list), the
+    // new route on the proxy, the new name on the application; no baseline, no control node.
+    expect(result.selection).toMatchObject({
+      full: false,
+      plays: { common: [], control_node: [], passthrough: [], certificates: ['lab-ansible', 'lab-certbot'], applications: ['lab-whoami'], stage_proxy: ['lab-proxy'] },
+    });
+    expect(Object.keys(result.recap).sort()).toEqual(['lab-ansible', 'lab-certbot', 'lab-proxy', 'lab-whoami']);
+    const served = await sshCommand('lab-ansible', `curl -sS --max-time 10 --haproxy-protocol --cacert /var/lib/ansible/ca/ca.crt --resolve notes.lab.pegasuspad.com:443:${proxy.ipv4} https://notes.lab.pegasuspad.com/`, { cfg, timeoutMs: 30_000 });
+    expect(served.exitCode).toBe(0);
+    expect(JSON.parse(served.stdout)).toMatchObject({ host: service.upstream.host });
+
+    const full = (await configure(renderDir, { site: changedSite, full: true })).configured!.lab!;
+    expect(Object.entries(full.recap).filter(([, c]) => c.changed > 0)).toEqual([]);
+    // Back to the site as it was, for the tests after this one.
+    render(site, 'lab', outputsFromModel(site), { outDir: renderDir });
+    expect((await configure()).configured!.lab!.selection.full).toBe(false);
+  }, 600_000);
 
   test('a config nginx rejects is refused on the host, and the proxy keeps serving the old one', async () => {
     const before = await liveRelease();

@@ -86,6 +86,8 @@ export interface BundleSource {
   knownHosts?: string | null;
   vaultFile: string | null;
   varsText: string;
+  /** vars/plays.yml: the hosts each play runs on, when not everything runs. */
+  playsText?: string;
 }
 
 /** The bundle as a tar.gz stream; a private temp dir holds the generated files meanwhile. */
@@ -98,6 +100,7 @@ export function bundleStream(source: BundleSource): { stream: Readable; cleanup:
   const extra = mkdtempSync(join(tmpdir(), 'homeprod-bundle-'));
   mkdirSync(join(extra, 'vars'));
   writeFileSync(join(extra, 'vars', 'homeprod.yml'), source.varsText);
+  if (source.playsText) writeFileSync(join(extra, 'vars', 'plays.yml'), source.playsText);
   if (source.vaultFile) writeFileSync(join(extra, 'vars', 'vault.yml'), readFileSync(source.vaultFile));
   const extraEntries = ['vars'];
   if (source.knownHosts && existsSync(source.knownHosts)) {

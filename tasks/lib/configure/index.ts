@@ -5,10 +5,12 @@
 // recap so callers can assert that a second run changed nothing.
 import type { HostOutput, Site, StageName } from '../model/types';
 import type { ControlLink } from '../shared/link';
+import type { Stores } from '../shared/store';
 import type { Step, StepTask } from '../ui/listr';
 import { secretInTask } from '../ui/prompts';
 import type { RecapCounts } from './recap';
-import { ConfigureRun, checkControlNode, fetchStageCa, placeSecrets, runPlaybooks, sendBundle, startAcmeServer, unlockKey } from './steps';
+import type { Selection } from './selection';
+import { ConfigureRun, checkControlNode, choosePlays, fetchStageCa, placeSecrets, runPlaybooks, sendBundle, startAcmeServer, unlockKey } from './steps';
 
 export { caCertFile, hasCaCert } from './ca';
 export { parseRecap, totalChanged, type RecapCounts } from './recap';
@@ -27,6 +29,8 @@ export interface ConfigureResult {
   acmePending: boolean;
   /** The full ansible-playbook output (secrets are no_log in the roles). */
   logFile: string;
+  /** Which plays ran on which hosts, and why. */
+  selection: Selection;
 }
 
 export interface ConfigureContext {
@@ -36,6 +40,8 @@ export interface ConfigureContext {
   /** Render results, as render's steps leave them. */
   rendered?: Partial<Record<StageName, { outDir: string }>>;
   configured?: Partial<Record<StageName, ConfigureResult>>;
+  /** Hosts whose VM this run's apply created, replaced or changed: every play runs on them. */
+  appliedHosts?: Partial<Record<StageName, string[]>>;
 }
 
 export type AskPassphrase = (task: StepTask<ConfigureContext>, message: string) => Promise<string>;
@@ -56,6 +62,10 @@ export interface ConfigureOptions {
   askPassphrase?: AskPassphrase;
   /** Extra ansible-playbook arguments. */
   extraArgs?: string[];
+  /** Run every play on every host, whatever changed (repairs drift the inputs do not show). */
+  full?: boolean;
+  /** Where the stage's record of what each play ran with is; default: by the site's state backends. */
+  stores?: Stores;
   env?: NodeJS.ProcessEnv;
   signal?: AbortSignal;
 }
@@ -66,5 +76,5 @@ export const promptPassphrase: AskPassphrase = (task, message) => secretInTask(t
 /** The configure layer's steps, in the order they run. */
 export function configureSteps(opts: ConfigureOptions): Step<ConfigureContext>[] {
   const run = new ConfigureRun(opts);
-  return [checkControlNode(run), placeSecrets(run), unlockKey(run), startAcmeServer(run), sendBundle(run), runPlaybooks(run), fetchStageCa(run)];
+  return [checkControlNode(run), placeSecrets(run), unlockKey(run), startAcmeServer(run), choosePlays(run), sendBundle(run), runPlaybooks(run), fetchStageCa(run)];
 }

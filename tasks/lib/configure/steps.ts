@@ -9,13 +9,18 @@ import { mkdirPrivate, writeFileAtomic } from '../shared/files';
 import { controlKey } from '../shared/keys';
 import type { ControlLink } from '../shared/link';
 import { stateRoot } from '../shared/paths';
+import { storesFor, type Stores } from '../shared/store';
 import { EXIT, HomeprodError } from '../ui/errors';
 import { type Step, taskLog } from '../ui/listr';
 import { type AcmeVars, acmeServerRoot, acmeVars, managesStageCa, runsAcmeServer } from './acme';
-import { bundleStream, secretsStream, stageVars, vaultPassword, vaultVarsFile } from './bundle';
+import { ANSIBLE_DIR, bundleStream, secretsStream, stageVars, vaultPassword, vaultVarsFile } from './bundle';
 import { caCertFile } from './ca';
 import type { ConfigureContext, ConfigureOptions } from './index';
+import { type PlayInputs, playInputs } from './inputs';
+import { readPlaysRecord, writePlaysRecord } from './plays-record';
+import { playsOf } from './plays';
 import { failureLines, hostsWithProblems, parseRecap, totalChanged } from './recap';
+import { alwaysRun, describeSelection, playsVars, type Selection, selectPlays, selectsNothing } from './selection';
 import { installSecretsScript, type NodeLayout, nodePaths, parseProbe, playbookScript, type Probe, probeScript, unlockScript, unpackScript } from './remote';
 
 /** The control node's data disk and the agent an operator unlocks the stage key into. */
@@ -46,12 +51,26 @@ export class ConfigureRun {
   knownHosts: string | null = null;
   probe!: Probe;
   acme: AcmeVars | null = null;
+  /** What the plays read on each host now, and which of them run (choosePlays). */
+  inputs: PlayInputs = {};
+  selection!: Selection;
+  varsText = '';
+  renderDir = '';
 
   constructor(readonly opts: ConfigureOptions) {
     this.stage = opts.stage;
     this.env = opts.env ?? process.env;
     this.layout = { dir: NODE_DIR, stage: opts.stage, agentSocket: AGENT_SOCKET };
     this.where = nodePaths(this.layout);
+  }
+
+  /** ansible-playbook --check: shows what would change; runs everything and records nothing. */
+  get checkOnly(): boolean {
+    return this.opts.extraArgs?.includes('--check') ?? false;
+  }
+
+  stores(ctx: ConfigureContext): Stores {
+    return this.opts.stores ?? storesFor(this.site(ctx), { env: this.env });
   }
 
   site(ctx: ConfigureContext): Site {
@@ -173,19 +192,43 @@ export function startAcmeServer(run: ConfigureRun): ConfigureStep {
   };
 }
 
+export function choosePlays(run: ConfigureRun): ConfigureStep {
+  const { stage } = run;
+  return {
+    title: `Decide which ${stage} plays the change needs`,
+    task: async (ctx, task) => {
+      const site = run.site(ctx);
+      run.renderDir = run.opts.renderDir ?? ctx.rendered?.[stage]?.outDir ?? '';
+      if (!run.renderDir) throw new HomeprodError(`no render output for stage ${stage}: render it first (npx tsx tasks/render.ts --stage ${stage} --out DIR)`, EXIT.precondition);
+      run.varsText = stageVars(site, stage, run.where.bundle, run.acme ? { ...run.acme } : {});
+      const plays = playsOf(ANSIBLE_DIR);
+      run.inputs = playInputs(plays, { ansibleDir: ANSIBLE_DIR, renderDir: run.renderDir, varsText: run.varsText, vaultFile: vaultVarsFile(site, stage), knownHosts: run.knownHosts });
+      run.selection = selectPlays({
+        inputs: run.inputs,
+        before: run.opts.full || run.checkOnly ? null : await readPlaysRecord(run.stores(ctx), stage),
+        full: run.opts.full || run.checkOnly,
+        newHosts: ctx.appliedHosts?.[stage],
+        always: alwaysRun(site, stage, plays),
+      });
+      task.title = run.selection.full
+        ? `Every ${stage} play runs on every host (${run.selection.reason})`
+        : `The change needs ${describeSelection(run.selection)}; every other play's inputs are unchanged`;
+    },
+  };
+}
+
 export function sendBundle(run: ConfigureRun): ConfigureStep {
   const { stage } = run;
   return {
     title: `Send the playbooks and the rendered ${stage} configs to the control node`,
+    skip: () => (selectsNothing(run.selection) ? `No ${stage} play has anything new to do` : false),
     task: async (ctx) => {
-      const site = run.site(ctx);
-      const renderDir = run.opts.renderDir ?? ctx.rendered?.[stage]?.outDir;
-      if (!renderDir) throw new HomeprodError(`no render output for stage ${stage}: render it first (npx tsx tasks/render.ts --stage ${stage} --out DIR)`, EXIT.precondition);
       const { stream, cleanup } = bundleStream({
-        renderDir,
+        renderDir: run.renderDir,
         knownHosts: run.knownHosts,
-        vaultFile: vaultVarsFile(site, stage),
-        varsText: stageVars(site, stage, run.where.bundle, run.acme ? { ...run.acme } : {}),
+        vaultFile: vaultVarsFile(run.site(ctx), stage),
+        varsText: run.varsText,
+        playsText: run.selection.full ? undefined : playsVars(run.selection),
       });
       try {
         const result = await run.link.run(unpackScript(run.layout), { input: stream, signal: run.opts.signal });
@@ -202,7 +245,13 @@ export function runPlaybooks(run: ConfigureRun): ConfigureStep {
   return {
     title: `Run the ${stage} playbooks on the control node`,
     task: async (ctx, task) => {
-      const varsFiles = ['vars/homeprod.yml', ...(vaultVarsFile(run.site(ctx), stage) ? ['vars/vault.yml'] : [])];
+      const { selection } = run;
+      if (selectsNothing(selection)) {
+        ctx.configured = { ...ctx.configured, [stage]: { recap: {}, changed: 0, caCert: null, acmePending: false, logFile: '', selection } };
+        task.skip(`Ran no ${stage} playbook: every play's inputs are as the hosts were last configured with`);
+        return;
+      }
+      const varsFiles = ['vars/homeprod.yml', ...(vaultVarsFile(run.site(ctx), stage) ? ['vars/vault.yml'] : []), ...(selection.full ? [] : ['vars/plays.yml'])];
       const script = playbookScript(run.layout, { useAgent: run.probe.key === 'agent', varsFiles, extraArgs: run.opts.extraArgs });
       const result = await run.link.run(script, { onOutput: taskLog(task, stage), signal: run.opts.signal });
       const text = result.stdout + (result.stderr ? `\n${result.stderr}` : '');
@@ -222,8 +271,10 @@ export function runPlaybooks(run: ConfigureRun): ConfigureStep {
       }
       const changed = totalChanged(recap);
       const acmePending = run.acme !== null && !run.acme.certificates_acme_route_ready;
-      ctx.configured = { ...ctx.configured, [stage]: { recap, changed, caCert: null, acmePending, logFile } };
-      task.title = `Ran the ${stage} playbooks on ${run.link.host}: ${Object.keys(recap).length} hosts, ${changed} changed`;
+      ctx.configured = { ...ctx.configured, [stage]: { recap, changed, caCert: null, acmePending, logFile, selection } };
+      if (!run.checkOnly) await writePlaysRecord(run.stores(ctx), stage, run.inputs);
+      const what = selection.full ? 'every play' : describeSelection(selection);
+      task.title = `Ran the ${stage} playbooks on ${run.link.host} (${what}): ${Object.keys(recap).length} hosts, ${changed} changed`;
     },
   };
 }

@@ -21,6 +21,8 @@ type Kind = 'verified' | 'run';
  */
 export function forgetConfigured(root: string): StageName[] {
   return STAGES.filter((stage) => {
+    // What each play ran with on the machines is gone with them too.
+    rmSync(documentFile(root, stage, 'plays'), { force: true });
     const file = documentFile(root, stage, 'run');
     if (!existsSync(file)) return false;
     rmSync(file, { force: true });

@@ -6,8 +6,11 @@ import type { StageName } from '../model/types';
 import { HomeprodError } from '../ui/errors';
 import { tfStateDir } from './paths';
 
-/** The documents a stage has: its last configured run, its last verified run, its applied stacks. */
-export const DOCUMENT_KINDS = ['run', 'verified', 'applied-stacks'] as const;
+/**
+ * The documents a stage has: its last configured run, its last verified run, its applied stacks,
+ * and what each play last ran with on each host (configure/selection.ts).
+ */
+export const DOCUMENT_KINDS = ['run', 'verified', 'applied-stacks', 'plays'] as const;
 export type DocumentKind = (typeof DOCUMENT_KINDS)[number];
 
 export interface StateStore {

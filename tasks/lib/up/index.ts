@@ -28,6 +28,8 @@ export interface UpOptions {
   env?: NodeJS.ProcessEnv;
   /** Where each stage's records and applied stacks are; default: by the site's state backends. */
   stores?: Stores;
+  /** Configure runs every play on every host, not only what the change needs. */
+  full?: boolean;
 }
 
 export interface StageRun extends StageContent {

@@ -1,7 +1,7 @@
 // One stage's part of `up`: compare, (prod) the promotion gate, apply, decide the fast path,
 // render and configure, verify, repair drift on the fast path, record.
 import { join } from 'node:path';
-import { applySteps } from '../apply';
+import { applySteps, type StageApplyResult } from '../apply';
 import { configureSteps } from '../configure';
 import type { StageName } from '../model/types';
 import { compareInputs, promotionGate, readRecord, recordRun, storesOf } from '../promote';
@@ -20,9 +20,16 @@ const neverConfigured = async (stage: StageName, ctx: UpContext, opts: UpOptions
 /** A step's own skip, as a function of the context. */
 const ownSkip = (step: UpStep, ctx: UpContext): Skip => (typeof step.skip === 'function' ? (step.skip as (c: UpContext) => Skip)(ctx) : (step.skip ?? false));
 
-/** Render and configure a stage: the steps that change hosts. */
-export function converge(stage: StageName, opts: UpOptions): UpStep[] {
-  const configure = configureSteps({ stage, askPassphrase: opts.askPassphrase, env: opts.env, extraArgs: opts.dryRun ? ['--check', '--diff'] : undefined }) as UpStep[];
+/** Render and configure a stage: the steps that change hosts (full: every play, whatever changed). */
+export function converge(stage: StageName, opts: UpOptions, full = false): UpStep[] {
+  const configure = configureSteps({
+    stage,
+    askPassphrase: opts.askPassphrase,
+    env: opts.env,
+    stores: opts.stores,
+    full: full || opts.full,
+    extraArgs: opts.dryRun ? ['--check', '--diff'] : undefined,
+  }) as UpStep[];
   return [
     ...(renderSteps(stage, { outDir: join(stateRoot(opts.env), 'rendered', stage), ownDir: true }) as UpStep[]),
     ...configure.map((s) => ({ ...s, skip: async (ctx: UpContext) => ((await neverConfigured(stage, ctx, opts)) ? `Dry run: ${stage} has never been configured` : ownSkip(s, ctx)) })),
@@ -68,6 +75,12 @@ export function stageSteps(stage: StageName, opts: UpOptions): UpStep[] {
   ];
 }
 
+/** Hosts whose VM or data VM stack this run planned a change for: they may start from nothing. */
+function appliedHosts(result: StageApplyResult): string[] {
+  const changed = Object.entries(result.plans).filter(([, plan]) => !plan.empty).map(([name]) => name);
+  return [...new Set([...changed, ...result.deferred].map((stack) => stack.replace(/-(data-)?vm$/, '')))].sort();
+}
+
 function decideFastPath(stage: StageName, opts: UpOptions): UpStep {
   return {
     title: `Decide what ${stage} needs`,
@@ -77,19 +90,27 @@ function decideFastPath(stage: StageName, opts: UpOptions): UpStep {
       if (result && result.outputs.length) ctx.outputs = [...ctx.outputs.filter((o) => o.stage !== stage), ...result.outputs];
       const planEmpty = result ? !result.changed && result.deferred.length === 0 && Object.values(result.plans).every((p) => p.empty) : false;
       run.fastPath = run.unchanged && planEmpty && !opts.dryRun;
+      ctx.appliedHosts = { ...ctx.appliedHosts, [stage]: result ? appliedHosts(result) : [] };
       task.title = run.fastPath ? `${stage} is unchanged and its plan is empty: only verify` : `${stage} changed: render and configure`;
     },
   };
 }
 
 /**
- * The fast path trusts the record, not the hosts: when an unchanged stage fails to verify (a
- * host drifted, a service died), configure it again and verify once more.
+ * The fast path and a configure of only what changed trust the records, not the hosts: when the
+ * stage then fails to verify (a host drifted, a service died), configure it again, every play on
+ * every host, since the drift is where no input changed, and verify once more.
  */
 function repairDrift(stage: StageName, opts: UpOptions): UpStep {
   return {
     title: `Configure the unchanged ${stage} again: it failed verification`,
-    enabled: (ctx) => Boolean(ctx.runs[stage]?.fastPath && ctx.verified?.[stage]?.some((r) => !r.ok)),
-    task: (_ctx, task) => task.newListr([...converge(stage, opts), ...verifyStep(stage, opts)]),
+    enabled: (ctx) => {
+      const trusted = ctx.runs[stage]?.fastPath || ctx.configured?.[stage]?.selection.full === false;
+      return Boolean(trusted && ctx.verified?.[stage]?.some((r) => !r.ok));
+    },
+    task: (ctx, task) => {
+      if (!ctx.runs[stage]?.fastPath) task.title = `Configure every ${stage} play again: it failed verification after configuring only what changed`;
+      return task.newListr([...converge(stage, opts, true), ...verifyStep(stage, opts)]);
+    },
   };
 }

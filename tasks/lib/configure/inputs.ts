@@ -1,0 +1,105 @@
+// What each play reads on each host, hashed: the files of the play and its roles, the files
+// every play depends on, the generated variables its files name (the host's own values, or
+// every host's when the play reads other hosts through hostvars or groups), the groups, and
+// the host's rendered tree when the play reads the bundle. Equal hashes: the play would do
+// nothing new on that host. Whatever a play could read that is not named here (the vault, the
+// known_hosts ssh connects with) is in every hash, so a change there runs everything.
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { parseAnsibleYaml } from '../shared/ansible-yaml';
+import { HomeprodError } from '../ui/errors';
+import { COMMON_FILES, type Play } from './plays';
+
+/** play → host → sha256 of what the play reads there. */
+export type PlayInputs = Record<string, Record<string, string>>;
+
+export interface InputSources {
+  ansibleDir: string;
+  /** The stage's render output (inventory/hosts.yml, hosts/<host>/). */
+  renderDir: string;
+  /** vars/homeprod.yml as the bundle carries it. */
+  varsText: string;
+  vaultFile: string | null;
+  knownHosts: string | null;
+}
+
+interface Inventory {
+  /** host → its variables (all.vars beneath the host's own). */
+  hostvars: Record<string, Record<string, unknown>>;
+  /** group → its hosts. */
+  groups: Record<string, string[]>;
+}
+
+const sha = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+const fileSha = (file: string | null) => (file && existsSync(file) ? sha(readFileSync(file)) : 'none');
+
+function readInventory(renderDir: string): Inventory {
+  const file = join(renderDir, 'inventory', 'hosts.yml');
+  const all = ((parseAnsibleYaml(readFileSync(file, 'utf8')) as { all?: Record<string, unknown> } | null)?.all ?? {}) as {
+    vars?: Record<string, unknown>;
+    hosts?: Record<string, Record<string, unknown> | null>;
+    children?: Record<string, { hosts?: Record<string, unknown> | null }>;
+  };
+  const hostvars = Object.fromEntries(Object.entries(all.hosts ?? {}).map(([host, vars]) => [host, { ...all.vars, ...vars }]));
+  const groups: Record<string, string[]> = { all: Object.keys(hostvars).sort() };
+  for (const [group, body] of Object.entries(all.children ?? {})) groups[group] = Object.keys(body?.hosts ?? {}).sort();
+  return { hostvars, groups };
+}
+
+/** The hosts a full run of the play reaches: a union of groups and host names. */
+export function hostsOfPattern(play: Play, inventory: Pick<Inventory, 'groups' | 'hostvars'>): string[] {
+  const hosts = new Set<string>();
+  for (const part of play.pattern) {
+    const members = inventory.groups[part] ?? (part in inventory.hostvars ? [part] : undefined);
+    if (!members) throw new HomeprodError(`ansible/playbooks/${play.name}.yml: its hosts "${play.pattern.join(':')}" name ${part}, neither a group nor a host of the inventory`);
+    for (const host of members) hosts.add(host);
+  }
+  return [...hosts].sort();
+}
+
+function treeDigest(dir: string): string {
+  if (!existsSync(dir)) return 'none';
+  const files = readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
+  return sha(files.map((f) => `${relative(dir, f)}\0${sha(readFileSync(f))}`).join('\n'));
+}
+
+const names = (text: string, candidates: Iterable<string>) => [...candidates].filter((name) => new RegExp(`(?<![\\w.])${name}(?!\\w)`).test(text)).sort();
+
+/** Every play's input hash on every host it runs on in a full run. */
+export function playInputs(plays: Play[], sources: InputSources): PlayInputs {
+  const inventory = readInventory(sources.renderDir);
+  const stageVars = (parseAnsibleYaml(sources.varsText) ?? {}) as Record<string, unknown>;
+  const base = sha([...COMMON_FILES.map((f) => fileSha(join(sources.ansibleDir, f))), fileSha(sources.vaultFile), fileSha(sources.knownHosts)].join('\n'));
+  const known = new Set([...Object.keys(stageVars), ...Object.values(inventory.hostvars).flatMap((vars) => Object.keys(vars))]);
+  const result: PlayInputs = {};
+  for (const play of plays) {
+    const text = play.files.map((f) => readFileSync(join(sources.ansibleDir, f), 'utf8')).join('\n');
+    const code = sha(play.files.map((f) => `${f}\0${sha(readFileSync(join(sources.ansibleDir, f)))}`).join('\n'));
+    const used = names(text, known);
+    const crossHost = /\bhostvars\b|\bgroups\s*\[/.test(text);
+    const readsBundle = used.includes('homeprod_bundle_dir');
+    const valuesOf = (host: string) => Object.fromEntries(used.map((name) => [name, name in stageVars ? stageVars[name] : inventory.hostvars[host]?.[name]]));
+    const everyHost = crossHost ? { hosts: Object.fromEntries(Object.keys(inventory.hostvars).sort().map((h) => [h, valuesOf(h)])), groups: inventory.groups } : null;
+    result[play.name] = Object.fromEntries(
+      hostsOfPattern(play, inventory).map((host) => {
+        const groups = Object.keys(inventory.groups).filter((g) => inventory.groups[g]!.includes(host)).sort();
+        const data = {
+          base,
+          code,
+          host,
+          connection: inventory.hostvars[host]?.ansible_host ?? null,
+          groups,
+          vars: valuesOf(host),
+          everyHost,
+          rendered: readsBundle ? treeDigest(join(sources.renderDir, 'hosts', host)) : null,
+        };
+        return [host, sha(JSON.stringify(data))];
+      }),
+    );
+  }
+  return result;
+}
