@@ -102,6 +102,22 @@ describe('up on the local platform', () => {
     expect(r.stdout).toContain('prod is unchanged and its plan is empty: only verify');
   }, 600_000);
 
+  it('a change configures only the plays it needs, in lab and then prod; drift elsewhere is found by verify and repaired by a full configure', async () => {
+    const doc = parseDocument(readFileSync(siteFile, 'utf8'));
+    const services = doc.get('services') as { items: Array<{ get(k: string): unknown; set(k: string, v: unknown): void }> };
+    services.items.find((s) => s.get('name') === 'whoami-lab')!.set('maxBodySize', '20m');
+    writeFileSync(siteFile, doc.toString());
+    // The application's inputs do not change, so the selective run does not touch it.
+    expectExit(await ssh('lab-whoami', 'systemctl', 'stop', 'homeprod-demo@8080.service'), 0);
+    const r = await run('up', '--yes', '--verbose', '--site', siteFile);
+    expectExit(r, 0);
+    expect(r.stdout).toContain('The change needs stage_proxy on lab-proxy; every other play');
+    expect(r.stdout).toContain('The change needs stage_proxy on prod-proxy; every other play');
+    expect(r.stdout).toContain('Configure every lab play again: it failed verification after configuring only what changed');
+    expect(r.stdout).toMatch(/https:\/\/whoami\.lab\.pegasuspad\.com\/\s+lab\s+.*\s+ok/);
+    expectExit(await ssh('lab-whoami', 'systemctl', 'is-active', 'homeprod-demo@8080.service'), 0);
+  }, 600_000);
+
   it('a second up is a no-op that only verifies', async () => {
     const r = await run('up', '--yes', '--verbose', '--site', siteFile);
     expectExit(r, 0);

@@ -18,6 +18,8 @@ const AppliedStackSchema = z.object({
   dir: z.string(),
   /** The cdk.tf.json it was applied with (shared stores only). */
   config: z.record(z.string(), z.unknown()).optional(),
+  /** When an apply last changed it: configure runs every play on a host whose machine changed since. */
+  appliedAt: z.string().optional(),
 });
 
 export type AppliedStack = z.infer<typeof AppliedStackSchema>;
@@ -59,11 +61,15 @@ export class AppliedStacks {
     return parsed.data.stacks;
   }
 
-  /** Records `add` as applied and `remove` as gone, in one write. */
-  async update(add: Array<Omit<AppliedStack, 'config'>>, remove: string[]): Promise<void> {
+  /** Records `add` as applied (`changed`: by this apply, now) and `remove` as gone, in one write. */
+  async update(add: Array<Omit<AppliedStack, 'config' | 'appliedAt'>>, remove: string[], changed: string[] = []): Promise<void> {
     const byName = new Map((await this.list()).map((s) => [s.name, s]));
+    const now = new Date().toISOString();
     for (const name of remove) byName.delete(name);
-    for (const s of add) byName.set(s.name, { name: s.name, kind: s.kind, dependsOn: [...s.dependsOn], dir: s.dir, ...this.configOf(s) });
+    for (const s of add) {
+      const appliedAt = changed.includes(s.name) ? now : byName.get(s.name)?.appliedAt;
+      byName.set(s.name, { name: s.name, kind: s.kind, dependsOn: [...s.dependsOn], dir: s.dir, ...this.configOf(s), ...(appliedAt ? { appliedAt } : {}) });
+    }
     const stacks = [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
     await this.store.write(this.stage, 'applied-stacks', { stacks });
   }

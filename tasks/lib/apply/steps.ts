@@ -297,7 +297,8 @@ export function recordAppliedStacks(run: ApplyRun): ApplyStep {
       const record = run.appliedStacks(ctx);
       // Kept data stacks of a destroy stay recorded; everything else planned is now as planned.
       const destroyed = [...result.orphans, ...(run.opts.destroy ? result.stacks.filter((s) => !run.kept(s)) : [])].map((s) => s.name);
-      await record.update(run.opts.destroy ? [] : result.stacks, destroyed);
+      const changed = Object.entries(result.plans).filter(([, plan]) => !plan.empty).map(([name]) => name);
+      await record.update(run.opts.destroy ? [] : result.stacks, destroyed, changed);
       // Synthesis never writes these again; their configuration was only kept to destroy them.
       for (const stack of result.orphans) rmSync(stack.dir, { recursive: true, force: true });
       task.title = `Recorded the applied ${run.stage} stacks in ${record.where}`;

@@ -40,8 +40,6 @@ export interface ConfigureContext {
   /** Render results, as render's steps leave them. */
   rendered?: Partial<Record<StageName, { outDir: string }>>;
   configured?: Partial<Record<StageName, ConfigureResult>>;
-  /** Hosts whose VM this run's apply created, replaced or changed: every play runs on them. */
-  appliedHosts?: Partial<Record<StageName, string[]>>;
 }
 
 export type AskPassphrase = (task: StepTask<ConfigureContext>, message: string) => Promise<string>;

@@ -1,7 +1,8 @@
 // Which plays a configure run needs on which hosts: those whose inputs differ from what the
 // stage's hosts were last configured with (the "plays" record), on every host of a play that
-// is always run, and every play on a host whose VM was just created or replaced. No record
-// (a new checkout, a new stage) or a full run: everything.
+// is always run, and every play on a host whose machine an apply changed since (created,
+// replaced or updated: it may start from nothing). No record (a new checkout, a new stage) or
+// a full run: everything.
 import type { Site, StageName } from '../model/types';
 import { stringifyAnsibleYaml } from '../shared/ansible-yaml';
 import type { PlayInputs } from './inputs';
@@ -10,6 +11,8 @@ import type { Play } from './plays';
 export interface PlaysRecord {
   at: string;
   inputs: PlayInputs;
+  /** host → when an apply last changed its machine, as the run saw it (see machinesOf). */
+  machines?: Record<string, string>;
 }
 
 export interface Selection {
@@ -26,21 +29,22 @@ export interface SelectionInput {
   before: PlaysRecord | null;
   /** Run every play everywhere, whatever the record says. */
   full?: boolean;
-  /** Hosts whose VM was created or replaced by this run's apply: they start from nothing. */
-  newHosts?: string[];
+  /** host → when an apply last changed its machine, now. */
+  machines?: Record<string, string>;
   /** Plays whose inputs are partly outside what homeprod renders: they always run. */
   always?: string[];
 }
 
 const everywhere = (inputs: PlayInputs) => Object.fromEntries(Object.entries(inputs).map(([play, hosts]) => [play, Object.keys(hosts)]));
 
-export function selectPlays({ inputs, before, full, newHosts = [], always = [] }: SelectionInput): Selection {
+export function selectPlays({ inputs, before, full, machines = {}, always = [] }: SelectionInput): Selection {
   if (full) return { plays: everywhere(inputs), full: true, reason: 'a full run' };
   if (!before) return { plays: everywhere(inputs), full: true, reason: 'no record of what the hosts were configured with' };
+  const changedMachine = (host: string) => (machines[host] ?? '') !== (before.machines?.[host] ?? '');
   const plays = Object.fromEntries(
     Object.entries(inputs).map(([play, hosts]) => [
       play,
-      Object.keys(hosts).filter((host) => always.includes(play) || newHosts.includes(host) || before.inputs[play]?.[host] !== hosts[host]),
+      Object.keys(hosts).filter((host) => always.includes(play) || changedMachine(host) || before.inputs[play]?.[host] !== hosts[host]),
     ]),
   );
   const isFull = Object.entries(plays).every(([play, hosts]) => hosts.length === Object.keys(inputs[play]!).length);

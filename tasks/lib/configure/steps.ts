@@ -17,7 +17,7 @@ import { ANSIBLE_DIR, bundleStream, secretsStream, stageVars, vaultPassword, vau
 import { caCertFile } from './ca';
 import type { ConfigureContext, ConfigureOptions } from './index';
 import { type PlayInputs, playInputs } from './inputs';
-import { readPlaysRecord, writePlaysRecord } from './plays-record';
+import { machinesOf, readPlaysRecord, writePlaysRecord } from './plays-record';
 import { playsOf } from './plays';
 import { failureLines, hostsWithProblems, parseRecap, totalChanged } from './recap';
 import { alwaysRun, describeSelection, playsVars, type Selection, selectPlays, selectsNothing } from './selection';
@@ -54,6 +54,7 @@ export class ConfigureRun {
   /** What the plays read on each host now, and which of them run (choosePlays). */
   inputs: PlayInputs = {};
   selection!: Selection;
+  machines: Record<string, string> = {};
   varsText = '';
   renderDir = '';
 
@@ -203,11 +204,12 @@ export function choosePlays(run: ConfigureRun): ConfigureStep {
       run.varsText = stageVars(site, stage, run.where.bundle, run.acme ? { ...run.acme } : {});
       const plays = playsOf(ANSIBLE_DIR);
       run.inputs = playInputs(plays, { ansibleDir: ANSIBLE_DIR, renderDir: run.renderDir, varsText: run.varsText, vaultFile: vaultVarsFile(site, stage), knownHosts: run.knownHosts });
+      run.machines = await machinesOf(run.stores(ctx), stage);
       run.selection = selectPlays({
         inputs: run.inputs,
         before: run.opts.full || run.checkOnly ? null : await readPlaysRecord(run.stores(ctx), stage),
         full: run.opts.full || run.checkOnly,
-        newHosts: ctx.appliedHosts?.[stage],
+        machines: run.machines,
         always: alwaysRun(site, stage, plays),
       });
       task.title = run.selection.full
@@ -272,7 +274,7 @@ export function runPlaybooks(run: ConfigureRun): ConfigureStep {
       const changed = totalChanged(recap);
       const acmePending = run.acme !== null && !run.acme.certificates_acme_route_ready;
       ctx.configured = { ...ctx.configured, [stage]: { recap, changed, caCert: null, acmePending, logFile, selection } };
-      if (!run.checkOnly) await writePlaysRecord(run.stores(ctx), stage, run.inputs);
+      if (!run.checkOnly) await writePlaysRecord(run.stores(ctx), stage, run.inputs, run.machines);
       const what = selection.full ? 'every play' : describeSelection(selection);
       task.title = `Ran the ${stage} playbooks on ${run.link.host} (${what}): ${Object.keys(recap).length} hosts, ${changed} changed`;
     },

@@ -1,7 +1,7 @@
 // One stage's part of `up`: compare, (prod) the promotion gate, apply, decide the fast path,
 // render and configure, verify, repair drift on the fast path, record.
 import { join } from 'node:path';
-import { applySteps, type StageApplyResult } from '../apply';
+import { applySteps } from '../apply';
 import { configureSteps } from '../configure';
 import type { StageName } from '../model/types';
 import { compareInputs, promotionGate, readRecord, recordRun, storesOf } from '../promote';
@@ -75,12 +75,6 @@ export function stageSteps(stage: StageName, opts: UpOptions): UpStep[] {
   ];
 }
 
-/** Hosts whose VM or data VM stack this run planned a change for: they may start from nothing. */
-function appliedHosts(result: StageApplyResult): string[] {
-  const changed = Object.entries(result.plans).filter(([, plan]) => !plan.empty).map(([name]) => name);
-  return [...new Set([...changed, ...result.deferred].map((stack) => stack.replace(/-(data-)?vm$/, '')))].sort();
-}
-
 function decideFastPath(stage: StageName, opts: UpOptions): UpStep {
   return {
     title: `Decide what ${stage} needs`,
@@ -90,7 +84,6 @@ function decideFastPath(stage: StageName, opts: UpOptions): UpStep {
       if (result && result.outputs.length) ctx.outputs = [...ctx.outputs.filter((o) => o.stage !== stage), ...result.outputs];
       const planEmpty = result ? !result.changed && result.deferred.length === 0 && Object.values(result.plans).every((p) => p.empty) : false;
       run.fastPath = run.unchanged && planEmpty && !opts.dryRun;
-      ctx.appliedHosts = { ...ctx.appliedHosts, [stage]: result ? appliedHosts(result) : [] };
       task.title = run.fastPath ? `${stage} is unchanged and its plan is empty: only verify` : `${stage} changed: render and configure`;
     },
   };
