@@ -71,7 +71,8 @@ await command(spec, async (values, out) => {
     for (const [host, counts] of Object.entries(result.recap)) {
       out.line(`${host.padEnd(24)} ok ${String(counts.ok).padStart(3)}  changed ${String(counts.changed).padStart(3)}  skipped ${String(counts.skipped).padStart(3)}`);
     }
-    out.line(`${result.changed} changed${result.caCert ? `; CA certificate: ${result.caCert}` : ''}; log: ${result.logFile}`);
+    const log = result.logFile ? `log: ${result.logFile}` : 'no play had anything new to do (--full runs them all)';
+    out.line(`${result.changed} changed${result.caCert ? `; CA certificate: ${result.caCert}` : ''}; ${log}`);
   } finally {
     lock?.release();
   }

@@ -110,7 +110,7 @@ describe('tls mode acme on the local platform, both stages', () => {
     expect(r.stdout).toMatch(/Verified prod: \d+ service names/);
     // up took the fast path; a full configure of each stage must find every certificate current.
     for (const stage of ['lab', 'prod']) {
-      const configure = await run('configure', '--stage', stage, '--yes', '--site', siteFile);
+      const configure = await run('configure', '--stage', stage, '--yes', '--full', '--site', siteFile);
       expectExit(configure, 0);
       expect(configure.stdout).toMatch(/^0 changed/m);
     }
