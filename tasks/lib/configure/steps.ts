@@ -214,7 +214,9 @@ export function choosePlays(run: ConfigureRun): ConfigureStep {
       });
       task.title = run.selection.full
         ? `Every ${stage} play runs on every host (${run.selection.reason})`
-        : `The change needs ${describeSelection(run.selection)}; every other play's inputs are unchanged`;
+        : selectsNothing(run.selection)
+          ? `No ${stage} play has anything new to do: every input is as the hosts were last configured with`
+          : `The change needs ${describeSelection(run.selection)}; every other play's inputs are unchanged`;
     },
   };
 }
