@@ -250,8 +250,9 @@ export function runPlaybooks(run: ConfigureRun): ConfigureStep {
     title: `Run the ${stage} playbooks on the control node`,
     task: async (ctx, task) => {
       const { selection } = run;
+      const acmePending = run.acme !== null && !run.acme.certificates_acme_route_ready;
       if (selectsNothing(selection)) {
-        ctx.configured = { ...ctx.configured, [stage]: { recap: {}, changed: 0, caCert: null, acmePending: false, logFile: '', selection } };
+        ctx.configured = { ...ctx.configured, [stage]: { recap: {}, changed: 0, caCert: null, acmePending, logFile: '', selection } };
         task.skip(`Ran no ${stage} playbook: every play's inputs are as the hosts were last configured with`);
         return;
       }
@@ -274,7 +275,6 @@ export function runPlaybooks(run: ConfigureRun): ConfigureStep {
         );
       }
       const changed = totalChanged(recap);
-      const acmePending = run.acme !== null && !run.acme.certificates_acme_route_ready;
       ctx.configured = { ...ctx.configured, [stage]: { recap, changed, caCert: null, acmePending, logFile, selection } };
       if (!run.checkOnly) await writePlaysRecord(run.stores(ctx), stage, run.inputs, run.machines);
       const what = selection.full ? 'every play' : describeSelection(selection);
