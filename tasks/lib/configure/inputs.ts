@@ -5,11 +5,11 @@
 // nothing new on that host. Whatever a play could read that is not named here (the vault, the
 // known_hosts ssh connects with) is in every hash, so a change there runs everything.
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseAnsibleYaml } from '../shared/ansible-yaml';
 import { HomeprodError } from '../ui/errors';
-import { COMMON_FILES, type Play } from './plays';
+import { COMMON_FILES, filesUnder, type Play } from './plays';
 
 /** play → host → sha256 of what the play reads there. */
 export type PlayInputs = Record<string, Record<string, string>>;
@@ -60,11 +60,7 @@ export function hostsOfPattern(play: Play, inventory: Pick<Inventory, 'groups' |
 
 function treeDigest(dir: string): string {
   if (!existsSync(dir)) return 'none';
-  const files = readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name))
-    .sort();
-  return sha(files.map((f) => `${relative(dir, f)}\0${sha(readFileSync(f))}`).join('\n'));
+  return sha(filesUnder(dir).map((f) => `${relative(dir, f)}\0${sha(readFileSync(f))}`).join('\n'));
 }
 
 const names = (text: string, candidates: Iterable<string>) => [...candidates].filter((name) => new RegExp(`(?<![\\w.])${name}(?!\\w)`).test(text)).sort();
@@ -77,8 +73,9 @@ export function playInputs(plays: Play[], sources: InputSources): PlayInputs {
   const known = new Set([...Object.keys(stageVars), ...Object.values(inventory.hostvars).flatMap((vars) => Object.keys(vars))]);
   const result: PlayInputs = {};
   for (const play of plays) {
-    const text = play.files.map((f) => readFileSync(join(sources.ansibleDir, f), 'utf8')).join('\n');
-    const code = sha(play.files.map((f) => `${f}\0${sha(readFileSync(join(sources.ansibleDir, f)))}`).join('\n'));
+    const contents = play.files.map((f) => readFileSync(join(sources.ansibleDir, f)));
+    const text = contents.map((c) => c.toString('utf8')).join('\n');
+    const code = sha(play.files.map((f, i) => `${f}\0${sha(contents[i]!)}`).join('\n'));
     const used = names(text, known);
     const crossHost = /\bhostvars\b|\bgroups\s*\[/.test(text);
     const readsBundle = used.includes('homeprod_bundle_dir');

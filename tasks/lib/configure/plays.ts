@@ -24,7 +24,8 @@ export const COMMON_FILES = ['ansible.cfg', 'site.yml', 'requirements.yml'];
 const HOSTS_LINE = /^\{\{ homeprod_plays\.([a-z_]+) \| default\('([\w:-]+)'\) \}\}$/;
 const ROLE_REFERENCE = /(?:^|\n)\s*-?\s*role:\s*["']?([\w.-]+)|(?:import_role|include_role):\s*\n\s+name:\s*["']?([\w.-]+)/g;
 
-function filesUnder(dir: string): string[] {
+/** Every file under a directory, sorted; none when it does not exist. */
+export function filesUnder(dir: string): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile())
