@@ -21,8 +21,8 @@ const spec = {
     'HOMEPROD_VAULT_PASSWORD_FILE_<STAGE>, else .state/vault/<stage>.pass, made once) on the node\'s data disk.\n' +
     'A node whose key is passphrase-protected and not unlocked asks for the passphrase in a terminal, and stops\n' +
     'otherwise. Without --outputs the host addresses come from the site model (what terraform outputs on the local platform).\n' +
-    'Only the plays whose inputs changed run, on the hosts they changed on (what each play last ran with is recorded per\n' +
-    'host); --full runs every play on every host, which also repairs drift no input shows.',
+    'Only the parts of the plays (a role each) whose inputs changed run, on the hosts they changed on (what each ran\n' +
+    'with is recorded per host); --full runs every play on every host, which also repairs drift no input shows.',
   flags: {
     ...stageFlag(),
     ...yesFlag(),

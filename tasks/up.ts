@@ -15,7 +15,7 @@ const spec = {
     'Bring the site up: check → synthesize → apply every stack (data disks first) → outputs → inventory → render →\n' +
     'configure from the stage\'s control node → verify, for lab, then — through the promotion gate — for prod.\n' +
     'Prod only receives content that verified in lab. A stage whose inputs are unchanged and whose plan is empty is\n' +
-    'only verified; otherwise configure runs the plays whose inputs changed, on the hosts they changed on (--full: all).\n' +
+    'only verified; otherwise configure runs the parts of the plays whose inputs changed, on the hosts they changed on (--full: all).\n' +
     'Without a terminal (or in CI) nothing is asked: where a question would be, it stops and names the flag;\n' +
     'the output is then each step\'s result and the errors (--verbose: everything). A site whose state backend is pg keeps\n' +
     'its run records and the run lock in that PostgreSQL database too (PG* environment or a pgpass file), for every checkout.\n' +

@@ -65,6 +65,13 @@ async function askProxy(): Promise<{ body: Record<string, string>; proxyHeader: 
   return { body: JSON.parse(json!) as Record<string, string>, proxyHeader: header!.split(':')[1]!.trim() };
 }
 
+/** The tasks (and handlers) of an ansible-playbook log that did something on some host: ok, changed or failed, not skipped. */
+function tasksRun(log: string): string[] {
+  return [...log.matchAll(/^(?:TASK|RUNNING HANDLER) \[(.+?)\] \**\n((?:(?!TASK|RUNNING HANDLER|PLAY).*\n)*)/gm)]
+    .filter(([, , lines]) => /^(ok|changed|failed|fatal):/m.test(lines!))
+    .map(([, task]) => task!);
+}
+
 const liveRelease = async () => (await sshCommand(proxy.name, 'readlink /etc/homeprod/nginx/current', { cfg })).stdout.trim();
 
 beforeAll(async () => {
@@ -111,7 +118,8 @@ describe('configure on the local platform', () => {
 
   test('a second configure runs no play: every input is as the hosts got it', async () => {
     const result = (await configure()).configured!.lab!;
-    expect(result.selection.plays).toEqual({ common: [], control_node: [], passthrough: [], certificates: [], applications: [], stage_proxy: [] });
+    expect(Object.values(result.selection.parts).flat()).toEqual([]);
+    expect(Object.keys(result.selection.parts)).toContain('stage_proxy/nginx_release');
     expect(result.recap).toEqual({});
   }, 300_000);
 
@@ -122,7 +130,7 @@ describe('configure on the local platform', () => {
     expect(changed).toEqual([]);
   }, 300_000);
 
-  test('a new service runs only the plays that read it, on the hosts it changes; a full run after it changes nothing', async () => {
+  test('a new service runs only the parts that read it, on the hosts it changes; a full run after it changes nothing', async () => {
     const added = { ...service, name: 'notes-lab', hostnames: ['notes.lab.pegasuspad.com'], certificate: 'notes.lab.pegasuspad.com' };
     const changedSite: Site = { ...site, services: [...site.services, added] };
     render(changedSite, 'lab', outputsFromModel(changedSite), { outDir: renderDir });
@@ -131,7 +139,17 @@ describe('configure on the local platform', () => {
     // new route on the proxy, the new name on the application; no baseline, no control node.
     expect(result.selection).toMatchObject({
       full: false,
-      plays: { common: [], control_node: [], passthrough: [], certificates: ['lab-ansible', 'lab-certbot'], applications: ['lab-whoami'], stage_proxy: ['lab-proxy'] },
+      parts: {
+        common: [],
+        control_node: [],
+        'passthrough/sni_passthrough': [],
+        'passthrough/nginx_release': [],
+        certificates: ['lab-ansible', 'lab-certbot'],
+        applications: ['lab-whoami'],
+        'stage_proxy/stage_proxy': [],
+        'stage_proxy/certificates': ['lab-proxy'],
+        'stage_proxy/nginx_release': ['lab-proxy'],
+      },
     });
     expect(Object.keys(result.recap).sort()).toEqual(['lab-ansible', 'lab-certbot', 'lab-proxy', 'lab-whoami']);
     const served = await sshCommand('lab-ansible', `curl -sS --max-time 10 --haproxy-protocol --cacert /var/lib/ansible/ca/ca.crt --resolve notes.lab.pegasuspad.com:443:${proxy.ipv4} https://notes.lab.pegasuspad.com/`, { cfg, timeoutMs: 30_000 });
@@ -143,6 +161,27 @@ describe('configure on the local platform', () => {
     // Back to the site as it was, for the tests after this one.
     render(site, 'lab', outputsFromModel(site), { outDir: renderDir });
     expect((await configure()).configured!.lab!.selection.full).toBe(false);
+  }, 600_000);
+
+  test('a changed service makes only the new nginx release live: staged, tested with nginx -t, reloaded, nothing else', async () => {
+    const before = await liveRelease();
+    const changedSite: Site = { ...site, services: site.services.map((s) => (s.name === service.name ? { ...s, maxBodySize: '23m' } : s)) };
+    render(changedSite, 'lab', outputsFromModel(changedSite), { outDir: renderDir });
+    const result = (await configure(renderDir, { site: changedSite })).configured!.lab!;
+    expect(Object.fromEntries(Object.entries(result.selection.parts).filter(([, hosts]) => hosts.length))).toEqual({ 'stage_proxy/nginx_release': [proxy.name] });
+    expect(Object.keys(result.recap)).toEqual([proxy.name]);
+    const ran = tasksRun(readFileSync(result.logFile, 'utf8'));
+    expect(ran).toEqual(expect.arrayContaining(['nginx_release : Test the staged release with nginx -t', 'nginx_release : Point the live link at the validated release', 'Reload nginx with the tested configuration']));
+    // No package, certificate or directory task ran: they were skipped on the proxy.
+    const handlers = ['Test the live nginx configuration', 'Reload nginx with the tested configuration'];
+    expect(ran.filter((task) => !task.startsWith('nginx_release : ') && !handlers.includes(task))).toEqual([]);
+    expect(await liveRelease()).not.toBe(before);
+    const live = await sshCommand(proxy.name, 'grep -rh client_max_body_size /etc/homeprod/nginx/current/homeprod/', { cfg });
+    expect(live.stdout).toContain('client_max_body_size 23m;');
+    expect((await askProxy()).body).toMatchObject({ service: service.name });
+    // Back to the site as it was, for the tests after this one.
+    render(site, 'lab', outputsFromModel(site), { outDir: renderDir });
+    await configure();
   }, 600_000);
 
   test('a config nginx rejects is refused on the host, and the proxy keeps serving the old one', async () => {

@@ -111,7 +111,7 @@ describe('up on the local platform', () => {
     expectExit(await ssh('lab-whoami', 'systemctl', 'stop', 'homeprod-demo@8080.service'), 0);
     const r = await run('up', '--yes', '--verbose', '--site', siteFile);
     expectExit(r, 0);
-    expect(r.stdout).toContain('The change needs stage_proxy on lab-proxy; every other play');
+    expect(r.stdout).toContain("The change needs stage_proxy/nginx_release on lab-proxy; every other part's inputs are unchanged");
     // A lab service's body size is nothing to prod's hosts: the promotion plays nothing.
     expect(r.stdout).toContain('No prod play has anything new to do: every input is as the hosts were last configured with');
     expect(r.stdout).toContain('Configure every lab play again: it failed verification after configuring only what changed');

@@ -1,18 +1,19 @@
-// What each play reads on each host, hashed: the files of the play and its roles, the files
-// every play depends on, the generated variables its files name (the host's own values, or
-// every host's when the play reads other hosts through hostvars or groups), the groups, and
-// the host's rendered tree when the play reads the bundle. Equal hashes: the play would do
-// nothing new on that host. Whatever a play could read that is not named here (the vault, the
-// known_hosts ssh connects with) is in every hash, so a change there runs everything.
+// What each part of a play reads on each host, hashed: the files of the playbook and the
+// part's roles, the files every play depends on, the generated variables its files name (the
+// host's own values, or every host's when the part reads other hosts through hostvars or
+// groups), the groups, and the host's rendered tree when the part reads the bundle. Equal
+// hashes: the part would do nothing new on that host. Whatever a part could read that is not
+// named here (the vault, the known_hosts ssh connects with) is in every hash, so a change there
+// runs everything.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseAnsibleYaml } from '../shared/ansible-yaml';
 import { HomeprodError } from '../ui/errors';
-import { COMMON_FILES, filesUnder, type Play } from './plays';
+import { COMMON_FILES, filesUnder, type Part } from './plays';
 
-/** play → host → sha256 of what the play reads there. */
-export type PlayInputs = Record<string, Record<string, string>>;
+/** part key → host → sha256 of what the part reads there. */
+export type PartInputs = Record<string, Record<string, string>>;
 
 export interface InputSources {
   ansibleDir: string;
@@ -48,11 +49,11 @@ function readInventory(renderDir: string): Inventory {
 }
 
 /** The hosts a full run of the play reaches: a union of groups and host names. */
-export function hostsOfPattern(play: Play, inventory: Pick<Inventory, 'groups' | 'hostvars'>): string[] {
+export function hostsOfPattern(play: Pick<Part, 'play' | 'pattern'>, inventory: Pick<Inventory, 'groups' | 'hostvars'>): string[] {
   const hosts = new Set<string>();
   for (const part of play.pattern) {
     const members = inventory.groups[part] ?? (part in inventory.hostvars ? [part] : undefined);
-    if (!members) throw new HomeprodError(`ansible/playbooks/${play.name}.yml: its hosts "${play.pattern.join(':')}" name ${part}, neither a group nor a host of the inventory`);
+    if (!members) throw new HomeprodError(`ansible/playbooks/${play.play}.yml: its hosts "${play.pattern.join(':')}" name ${part}, neither a group nor a host of the inventory`);
     for (const host of members) hosts.add(host);
   }
   return [...hosts].sort();
@@ -65,24 +66,24 @@ function treeDigest(dir: string): string {
 
 const names = (text: string, candidates: Iterable<string>) => [...candidates].filter((name) => new RegExp(`(?<![\\w.])${name}(?!\\w)`).test(text)).sort();
 
-/** Every play's input hash on every host it runs on in a full run. */
-export function playInputs(plays: Play[], sources: InputSources): PlayInputs {
+/** Every part's input hash on every host it runs on in a full run. */
+export function partInputs(parts: Part[], sources: InputSources): PartInputs {
   const inventory = readInventory(sources.renderDir);
   const stageVars = (parseAnsibleYaml(sources.varsText) ?? {}) as Record<string, unknown>;
   const base = sha([...COMMON_FILES.map((f) => fileSha(join(sources.ansibleDir, f))), fileSha(sources.vaultFile), fileSha(sources.knownHosts)].join('\n'));
   const known = new Set([...Object.keys(stageVars), ...Object.values(inventory.hostvars).flatMap((vars) => Object.keys(vars))]);
-  const result: PlayInputs = {};
-  for (const play of plays) {
-    const contents = play.files.map((f) => readFileSync(join(sources.ansibleDir, f)));
+  const result: PartInputs = {};
+  for (const part of parts) {
+    const contents = part.files.map((f) => readFileSync(join(sources.ansibleDir, f)));
     const text = contents.map((c) => c.toString('utf8')).join('\n');
-    const code = sha(play.files.map((f, i) => `${f}\0${sha(contents[i]!)}`).join('\n'));
+    const code = sha(part.files.map((f, i) => `${f}\0${sha(contents[i]!)}`).join('\n'));
     const used = names(text, known);
     const crossHost = /\bhostvars\b|\bgroups\s*\[/.test(text);
     const readsBundle = used.includes('homeprod_bundle_dir');
     const valuesOf = (host: string) => Object.fromEntries(used.map((name) => [name, name in stageVars ? stageVars[name] : inventory.hostvars[host]?.[name]]));
     const everyHost = crossHost ? { hosts: Object.fromEntries(Object.keys(inventory.hostvars).sort().map((h) => [h, valuesOf(h)])), groups: inventory.groups } : null;
-    result[play.name] = Object.fromEntries(
-      hostsOfPattern(play, inventory).map((host) => {
+    result[part.key] = Object.fromEntries(
+      hostsOfPattern(part, inventory).map((host) => {
         const groups = Object.keys(inventory.groups).filter((g) => inventory.groups[g]!.includes(host)).sort();
         const data = {
           base,

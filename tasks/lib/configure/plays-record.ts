@@ -4,7 +4,7 @@
 import { AppliedStacks } from '../apply/applied-stacks';
 import type { StageName } from '../model/types';
 import type { Stores } from '../shared/store';
-import type { PlayInputs } from './inputs';
+import type { PartInputs } from './inputs';
 import type { PlaysRecord } from './selection';
 
 const isPlaysRecord = (value: unknown): value is PlaysRecord =>
@@ -23,7 +23,7 @@ export async function readPlaysRecord(stores: Stores, stage: StageName): Promise
   return isPlaysRecord(value) ? value : null;
 }
 
-export async function writePlaysRecord(stores: Stores, stage: StageName, inputs: PlayInputs, machines: Record<string, string>): Promise<void> {
+export async function writePlaysRecord(stores: Stores, stage: StageName, inputs: PartInputs, machines: Record<string, string>): Promise<void> {
   const record: PlaysRecord = { at: new Date().toISOString(), inputs, machines };
   await stores(stage).write(stage, 'plays', record);
 }

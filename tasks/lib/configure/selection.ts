@@ -1,23 +1,23 @@
-// Which plays a configure run needs on which hosts: those whose inputs differ from what the
-// stage's hosts were last configured with (the "plays" record), on every host of a play that
-// is always run, and every play on a host whose machine an apply changed since (created,
-// replaced or updated: it may start from nothing). No record (a new checkout, a new stage) or
-// a full run: everything.
+// Which parts of the plays a configure run needs on which hosts: those whose inputs differ from
+// what the stage's hosts were last configured with (the "plays" record), on every host of a
+// part that is always run, and every part on a host whose machine an apply changed since
+// (created, replaced or updated: it may start from nothing). No record (a new checkout, a new
+// stage) or a full run: everything.
 import type { Site, StageName } from '../model/types';
 import { stringifyAnsibleYaml } from '../shared/ansible-yaml';
-import type { PlayInputs } from './inputs';
-import type { Play } from './plays';
+import type { PartInputs } from './inputs';
+import type { Part } from './plays';
 
 export interface PlaysRecord {
   at: string;
-  inputs: PlayInputs;
+  inputs: PartInputs;
   /** host → when an apply last changed its machine, as the run saw it (see machinesOf). */
   machines?: Record<string, string>;
 }
 
 export interface Selection {
-  /** play → the hosts it runs on (an empty list: the play is skipped). */
-  plays: Record<string, string[]>;
+  /** part key → the hosts it runs on (an empty list: the part is skipped). */
+  parts: Record<string, string[]>;
   /** Everything runs, as without a selection. */
   full: boolean;
   /** Why, in a few words (for the step's title). */
@@ -25,51 +25,62 @@ export interface Selection {
 }
 
 export interface SelectionInput {
-  inputs: PlayInputs;
+  inputs: PartInputs;
   before: PlaysRecord | null;
   /** Run every play everywhere, whatever the record says. */
   full?: boolean;
   /** host → when an apply last changed its machine, now. */
   machines?: Record<string, string>;
-  /** Plays whose inputs are partly outside what homeprod renders: they always run. */
+  /** Parts whose inputs are partly outside what homeprod renders: they always run. */
   always?: string[];
 }
 
-const everywhere = (inputs: PlayInputs) => Object.fromEntries(Object.entries(inputs).map(([play, hosts]) => [play, Object.keys(hosts)]));
+const everywhere = (inputs: PartInputs) => Object.fromEntries(Object.entries(inputs).map(([part, hosts]) => [part, Object.keys(hosts)]));
 
 export function selectPlays({ inputs, before, full, machines = {}, always = [] }: SelectionInput): Selection {
-  if (full) return { plays: everywhere(inputs), full: true, reason: 'a full run' };
-  if (!before) return { plays: everywhere(inputs), full: true, reason: 'no record of what the hosts were configured with' };
+  if (full) return { parts: everywhere(inputs), full: true, reason: 'a full run' };
+  if (!before) return { parts: everywhere(inputs), full: true, reason: 'no record of what the hosts were configured with' };
   const changedMachine = (host: string) => (machines[host] ?? '') !== (before.machines?.[host] ?? '');
-  const plays = Object.fromEntries(
-    Object.entries(inputs).map(([play, hosts]) => [
-      play,
-      Object.keys(hosts).filter((host) => always.includes(play) || changedMachine(host) || before.inputs[play]?.[host] !== hosts[host]),
+  const parts = Object.fromEntries(
+    Object.entries(inputs).map(([part, hosts]) => [
+      part,
+      Object.keys(hosts).filter((host) => always.includes(part) || changedMachine(host) || before.inputs[part]?.[host] !== hosts[host]),
     ]),
   );
-  const isFull = Object.entries(plays).every(([play, hosts]) => hosts.length === Object.keys(inputs[play]!).length);
-  return { plays, full: isFull, reason: isFull ? 'every input changed' : 'only what changed' };
+  const isFull = Object.entries(parts).every(([part, hosts]) => hosts.length === Object.keys(inputs[part]!).length);
+  return { parts, full: isFull, reason: isFull ? 'every input changed' : 'only what changed' };
 }
 
-/** "certificates on lab-ansible; stage_proxy on lab-proxy", or "nothing". */
+/** "certificates on lab-ansible; stage_proxy/nginx_release on lab-proxy", or "nothing". */
 export function describeSelection(selection: Selection): string {
-  const parts = Object.entries(selection.plays)
+  const parts = Object.entries(selection.parts)
     .filter(([, hosts]) => hosts.length)
-    .map(([play, hosts]) => `${play} on ${hosts.join(', ')}`);
+    .map(([part, hosts]) => `${part} on ${hosts.join(', ')}`);
   return parts.length ? parts.join('; ') : 'nothing';
 }
 
-export const selectsNothing = (selection: Selection): boolean => Object.values(selection.plays).every((hosts) => hosts.length === 0);
+export const selectsNothing = (selection: Selection): boolean => Object.values(selection.parts).every((hosts) => hosts.length === 0);
 
 /**
- * Plays that run whatever the record says: with tls mode files the certificates come from the
+ * Parts that run whatever the record says: with tls mode files the certificates come from the
  * control node's files directory, which homeprod neither renders nor hashes.
  */
-export function alwaysRun(site: Pick<Site, 'stages'>, stage: StageName, plays: Play[]): string[] {
-  return site.stages[stage].tls.mode === 'files' ? plays.filter((p) => p.roles.includes('certificates')).map((p) => p.name) : [];
+export function alwaysRun(site: Pick<Site, 'stages'>, stage: StageName, parts: Part[]): string[] {
+  return site.stages[stage].tls.mode === 'files' ? parts.filter((p) => p.roles.includes('certificates')).map((p) => p.key) : [];
 }
 
-/** vars/plays.yml: homeprod_plays, which each playbook's hosts line reads. */
-export function playsVars(selection: Selection): string {
-  return `# Generated by homeprod (tasks/lib/configure/selection.ts): the hosts each play runs on in this run.\n${stringifyAnsibleYaml({ homeprod_plays: selection.plays })}`;
+/**
+ * vars/plays.yml: homeprod_plays (play → the hosts of any of its parts), which each playbook's
+ * hosts line reads, and homeprod_roles (play → role → hosts), which the `when:` of each part of
+ * a play of several roles reads.
+ */
+export function playsVars(selection: Selection, parts: Part[]): string {
+  const homeprod_plays: Record<string, string[]> = {};
+  const homeprod_roles: Record<string, Record<string, string[]>> = {};
+  for (const part of parts) {
+    const hosts = selection.parts[part.key] ?? [];
+    homeprod_plays[part.play] = [...new Set([...(homeprod_plays[part.play] ?? []), ...hosts])].sort();
+    if (part.key !== part.play) homeprod_roles[part.play] = { ...homeprod_roles[part.play], [part.role]: hosts };
+  }
+  return `# Generated by homeprod (tasks/lib/configure/selection.ts): the hosts each play and part runs on in this run.\n${stringifyAnsibleYaml({ homeprod_plays, homeprod_roles })}`;
 }

@@ -16,9 +16,9 @@ import { type AcmeVars, acmeServerRoot, acmeVars, managesStageCa, runsAcmeServer
 import { ANSIBLE_DIR, bundleStream, secretsStream, stageVars, vaultPassword, vaultVarsFile } from './bundle';
 import { caCertFile } from './ca';
 import type { ConfigureContext, ConfigureOptions } from './index';
-import { type PlayInputs, playInputs } from './inputs';
+import { type PartInputs, partInputs } from './inputs';
 import { machinesOf, readPlaysRecord, writePlaysRecord } from './plays-record';
-import { playsOf } from './plays';
+import { type Part, partsOf, playsOf } from './plays';
 import { failureLines, hostsWithProblems, parseRecap, totalChanged } from './recap';
 import { alwaysRun, describeSelection, playsVars, type Selection, selectPlays, selectsNothing } from './selection';
 import { installSecretsScript, type NodeLayout, nodePaths, parseProbe, playbookScript, type Probe, probeScript, unlockScript, unpackScript } from './remote';
@@ -52,7 +52,8 @@ export class ConfigureRun {
   probe!: Probe;
   acme: AcmeVars | null = null;
   /** What the plays read on each host now, and which of them run (choosePlays). */
-  inputs: PlayInputs = {};
+  parts: Part[] = [];
+  inputs: PartInputs = {};
   selection!: Selection;
   machines: Record<string, string> = {};
   varsText = '';
@@ -202,21 +203,21 @@ export function choosePlays(run: ConfigureRun): ConfigureStep {
       run.renderDir = run.opts.renderDir ?? ctx.rendered?.[stage]?.outDir ?? '';
       if (!run.renderDir) throw new HomeprodError(`no render output for stage ${stage}: render it first (npx tsx tasks/render.ts --stage ${stage} --out DIR)`, EXIT.precondition);
       run.varsText = stageVars(site, stage, run.where.bundle, run.acme ? { ...run.acme } : {});
-      const plays = playsOf(ANSIBLE_DIR);
-      run.inputs = playInputs(plays, { ansibleDir: ANSIBLE_DIR, renderDir: run.renderDir, varsText: run.varsText, vaultFile: vaultVarsFile(site, stage), knownHosts: run.knownHosts });
+      run.parts = partsOf(playsOf(ANSIBLE_DIR));
+      run.inputs = partInputs(run.parts, { ansibleDir: ANSIBLE_DIR, renderDir: run.renderDir, varsText: run.varsText, vaultFile: vaultVarsFile(site, stage), knownHosts: run.knownHosts });
       run.machines = await machinesOf(run.stores(ctx), stage);
       run.selection = selectPlays({
         inputs: run.inputs,
         before: run.opts.full || run.checkOnly ? null : await readPlaysRecord(run.stores(ctx), stage),
         full: run.opts.full || run.checkOnly,
         machines: run.machines,
-        always: alwaysRun(site, stage, plays),
+        always: alwaysRun(site, stage, run.parts),
       });
       task.title = run.selection.full
         ? `Every ${stage} play runs on every host (${run.selection.reason})`
         : selectsNothing(run.selection)
           ? `No ${stage} play has anything new to do: every input is as the hosts were last configured with`
-          : `The change needs ${describeSelection(run.selection)}; every other play's inputs are unchanged`;
+          : `The change needs ${describeSelection(run.selection)}; every other part's inputs are unchanged`;
     },
   };
 }
@@ -232,7 +233,7 @@ export function sendBundle(run: ConfigureRun): ConfigureStep {
         knownHosts: run.knownHosts,
         vaultFile: vaultVarsFile(run.site(ctx), stage),
         varsText: run.varsText,
-        playsText: run.selection.full ? undefined : playsVars(run.selection),
+        playsText: run.selection.full ? undefined : playsVars(run.selection, run.parts),
       });
       try {
         const result = await run.link.run(unpackScript(run.layout), { input: stream, signal: run.opts.signal });
