@@ -35,6 +35,8 @@ export interface HostFacts {
 export interface StageFacts {
   services: ServiceFacts[];
   hosts: HostFacts[];
+  /** The other stages' names this stage's passthrough routes, "hostname → stage" (none without a passthrough). */
+  passthrough: string[];
   /** Every other setting that shapes the stage ("stage.tls", "users.pegasus", …) → short hash. */
   settings: Record<string, string>;
 }
@@ -72,7 +74,9 @@ export function stageFacts(site: Site, stage: StageName): StageFacts {
   for (const [key, value] of Object.entries(site.stages[stage])) settings[`stage.${key}`] = short(value);
   for (const user of site.users) settings[`users.${user.name}`] = short(user);
   for (const [name, image] of Object.entries(site.images)) settings[`images.${name}`] = short(image);
-  return { services, hosts, settings };
+  const hasPassthrough = site.hosts.some((h) => h.stage === stage && h.roles.includes('passthrough'));
+  const passthrough = hasPassthrough ? site.services.filter((s) => s.stage !== stage).flatMap((s) => s.hostnames.map((name) => `${name} → ${s.stage}`)).sort() : [];
+  return { services, hosts, passthrough, settings };
 }
 
 const isStrings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
@@ -80,9 +84,9 @@ const isStrings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x ==
 /** A record's facts as read back: the shape checked, anything else (an older record) is none. */
 export function readFacts(value: unknown): StageFacts | null {
   if (typeof value !== 'object' || value === null) return null;
-  const { services, hosts, settings } = value as Partial<StageFacts>;
-  if (!Array.isArray(services) || !Array.isArray(hosts) || typeof settings !== 'object' || settings === null) return null;
+  const { services, hosts, passthrough, settings } = value as Partial<StageFacts>;
+  if (!Array.isArray(services) || !Array.isArray(hosts) || !isStrings(passthrough) || typeof settings !== 'object' || settings === null) return null;
   const serviceOk = (s: ServiceFacts) => typeof s?.name === 'string' && isStrings(s.hostnames) && typeof s.upstream === 'string';
   const hostOk = (h: HostFacts) => typeof h?.name === 'string' && isStrings(h.roles) && isStrings(h.dataDisks);
-  return services.every(serviceOk) && hosts.every(hostOk) ? { services, hosts, settings } : null;
+  return services.every(serviceOk) && hosts.every(hostOk) ? { services, hosts, passthrough: passthrough!, settings } : null;
 }

@@ -1,5 +1,6 @@
 // What a promotion brings prod, in a person's terms: the services added, changed and removed
-// (with their routes), the hosts created, changed and removed, the other settings that change,
+// (with their routes), the hosts created, changed and removed, the other stages' names prod's
+// passthrough routes, the other settings and project files that change,
 // compared with what prod last ran. With no facts of a last run (prod's first promotion, or a
 // record older than the facts) everything prod gets is new.
 import type { HostFacts, ServiceFacts, StageFacts } from './facts';
@@ -14,6 +15,8 @@ export interface PromotionSummary {
   first: boolean;
   services: { added: ServiceFacts[]; changed: Changed[]; removed: ServiceFacts[] };
   hosts: { added: HostFacts[]; changed: Changed[]; removed: HostFacts[] };
+  /** The other stages' names the passthrough routes ("notes.lab.pegasuspad.com → lab"), new and gone. */
+  passthrough: { added: string[]; removed: string[] };
   /** Settings ("stage.tls", "users.pegasus") that are new, gone or different. */
   settings: string[];
   /** Project directories whose files change (stacks, templates, roles), with how many files. */
@@ -76,12 +79,13 @@ function projectDirs(changedInputs: readonly string[]): PromotionSummary['projec
 
 /** `changedInputs`: what differs from prod's last run's content snapshot (ignored on a first promotion). */
 export function summarizePromotion(before: StageFacts | null, after: StageFacts, changedInputs: readonly string[] = []): PromotionSummary {
-  const base: StageFacts = before ?? { services: [], hosts: [], settings: {} };
+  const base: StageFacts = before ?? { services: [], hosts: [], passthrough: [], settings: {} };
   const keys = new Set([...Object.keys(base.settings), ...Object.keys(after.settings)]);
   return {
     first: before === null,
     services: compare(base.services, after.services, serviceChanges),
     hosts: compare(base.hosts, after.hosts, hostChanges),
+    passthrough: { added: after.passthrough.filter((r) => !base.passthrough.includes(r)), removed: base.passthrough.filter((r) => !after.passthrough.includes(r)) },
     settings: before === null ? [] : [...keys].filter((k) => base.settings[k] !== after.settings[k]).sort(),
     project: before === null ? [] : projectDirs(changedInputs),
   };
@@ -106,6 +110,11 @@ export function shortSummary(summary: PromotionSummary): string {
       ? 'no hosts change'
       : `${plural(hosts.added.length, 'host')} created${named(hosts.added)}, ${hosts.changed.length} changed${named(hosts.changed)}, ${hosts.removed.length} removed${named(hosts.removed)}`,
   );
+  const { passthrough } = summary;
+  if (passthrough.added.length || passthrough.removed.length) {
+    const shown = (items: string[]) => (items.length ? ` (${some(items)})` : '');
+    parts.push(`passthrough routes: ${passthrough.added.length} added${shown(passthrough.added)}, ${passthrough.removed.length} removed${shown(passthrough.removed)}`);
+  }
   if (summary.settings.length) parts.push(`settings change: ${some(summary.settings)}`);
   const files = summary.project.reduce((n, p) => n + p.files, 0);
   if (files) parts.push(`${plural(files, 'project file')} change${files === 1 ? 's' : ''} (${some(summary.project.map((p) => p.dir))})`);
@@ -122,9 +131,11 @@ export function summaryLines(summary: PromotionSummary): string[] {
     ...hosts.added.map((h) => `+ host ${h.name} (${h.roles.join(', ')}; ${h.ipv4 ?? 'DHCP'})`),
     ...hosts.changed.map((h) => `~ host ${h.name}: ${h.what.join('; ')}`),
     ...hosts.removed.map((h) => `- host ${h.name} (${h.roles.join(', ')})`),
+    ...summary.passthrough.added.map((r) => `+ passthrough route ${r}`),
+    ...summary.passthrough.removed.map((r) => `- passthrough route ${r}`),
     ...(summary.settings.length ? [`~ settings: ${summary.settings.join(', ')}`] : []),
     ...(summary.project.length ? [`~ project files: ${summary.project.map((p) => `${p.dir} (${p.files})`).join(', ')}`] : []),
   ];
   const head = summary.first ? 'First promotion: prod gets every service and host' : 'Prod gets, compared with its last run:';
-  return [head, ...(lines.length ? lines : ['  no service, host, setting or project file of prod changes'])];
+  return [head, ...(lines.length ? lines : ['  no service, host, passthrough route, setting or project file of prod changes'])];
 }
