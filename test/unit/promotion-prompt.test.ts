@@ -2,11 +2,12 @@
 // it, a rendered config diff per host on request (then the question again), promote or decline;
 // --yes puts the short summary in the title, and without a terminal the refusal names it.
 import { describe, expect, it } from '@jest/globals';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSite } from '../../tasks/lib/model';
 import type { Site } from '../../tasks/lib/model/types';
+import { fitted } from '../../tasks/lib/promote/promotion-step';
 import { promotionGate, readRecord, recordVerified, stageFacts, type PromoteContext, type PromoteOptions } from '../../tasks/lib/promote';
 import { expectedOutputs, render } from '../../tasks/lib/render';
 import { renderedDir } from '../../tasks/lib/shared/paths';
@@ -100,5 +101,18 @@ describe('the promotion question', () => {
     const r = await runGate({});
     expect(r.error?.message).toBe(`promotion to prod needs a confirmation (${SHORT}), and there is no terminal to ask`);
     expect((r.error as unknown as { hint?: string }).hint).toBe('pass --yes to promote without asking');
+  });
+});
+
+describe('a diff taller than the terminal', () => {
+  it('is cut to the rows that fit (long lines take more), and the whole of it is in the file it names', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'homeprod-fit-')), 'promote', 'prod-proxy.diff');
+    const diff = [`+${'x'.repeat(200)}`, ...Array.from({ length: 99 }, (_, i) => `+line ${i}`)];
+    const shown = fitted(diff, 20, 80, file);
+    // 20 rows: the long line takes 3, then 16 lines, then the line naming the file.
+    expect(shown).toEqual([...diff.slice(0, 17), `… 83 more lines; the whole diff is in ${file}`]);
+    expect(readFileSync(file, 'utf8')).toBe(`${diff.join('\n')}\n`);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(fitted(diff.slice(0, 10), 20, 80, `${file}.unused`)).toEqual(diff.slice(0, 10));
   });
 });

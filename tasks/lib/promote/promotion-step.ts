@@ -1,5 +1,7 @@
 // The promotion gate as a step: refuse what did not verify in lab, say what prod gets in a
 // person's terms, and ask (promote, show a host's rendered config diff, or decline).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { expectedOutputs } from '../render';
 import { renderedDir, stateRoot } from '../shared/paths';
 import { EXIT, HomeprodError } from '../ui/errors';
@@ -21,8 +23,24 @@ function renderedLine(comparison: RenderedComparison): string {
   return changed ? `Rendered config changes on: ${changed}` : 'Rendered config: no prod host\'s files change';
 }
 
+/** Terminal rows a line of task output takes (indented by 4, wrapped at the terminal's width). */
+const rowsOf = (line: string, columns: number) => Math.max(1, Math.ceil((line.length + 4) / columns));
+
+/**
+ * A diff taller than the terminal would lose its top (the live tree redraws in place): it is
+ * cut to the rows that fit, and the whole of it is written to a file that is named.
+ */
+export function fitted(diff: string[], room: number, columns: number, file: string): string[] {
+  let used = 1; // the line naming the file
+  const shown = diff.findIndex((line) => (used += rowsOf(line, columns)) > room);
+  if (shown === -1) return diff;
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${diff.join('\n')}\n`, { mode: 0o600 });
+  return [...diff.slice(0, Math.max(shown, 5)), `… ${diff.length - Math.max(shown, 5)} more lines; the whole diff is in ${file}`];
+}
+
 /** Asks until the answer is promote or decline; a diff shown stays under the summary. */
-async function ask(task: PromoteTask, choose: Choose<PromoteContext>, summary: string[], comparison: RenderedComparison): Promise<void> {
+async function ask(task: PromoteTask, choose: Choose<PromoteContext>, summary: string[], comparison: RenderedComparison, diffDir: string): Promise<void> {
   const choices: Choice<string>[] = [
     { name: 'Promote to prod', value: 'promote' },
     ...comparison.changes.map((c) => ({ name: `Show the rendered config diff of ${c.part} (${files(c.files.length)})`, value: `diff:${c.part}` })),
@@ -34,7 +52,10 @@ async function ask(task: PromoteTask, choose: Choose<PromoteContext>, summary: s
     if (answer === 'promote') return;
     if (answer === 'decline') throw new HomeprodError('not promoted to prod: declined', EXIT.refused);
     const part = answer.replace(/^diff:/, '');
-    task.output = [...summary, '', ...(await partDiff(comparison, part))].join('\n');
+    // What the terminal has left beside the title, the summary, the question and its choices.
+    const [rows, columns] = [process.stdout.rows || Infinity, process.stdout.columns || 80];
+    const room = rows - summary.reduce((n, line) => n + rowsOf(line, columns), 0) - choices.length - 7;
+    task.output = [...summary, '', ...fitted(await partDiff(comparison, part), room, columns, join(diffDir, `${part}.diff`))].join('\n');
   }
 }
 
@@ -60,8 +81,9 @@ export function promotionGate(opts: PromoteOptions): Step<PromoteContext> {
         return;
       }
       if (!opts.choose) throw new HomeprodError(`promotion to prod needs a confirmation (${what}), and there is no terminal to ask`, EXIT.refused, 'pass --yes to promote without asking');
-      const comparison = compareRendered(ctx.site, 'prod', ctx.outputs ?? expectedOutputs(ctx.site, 'prod'), renderedDir(stateRoot(opts.env), 'prod'));
-      await ask(task, opts.choose, [...summary, renderedLine(comparison)], comparison);
+      const root = stateRoot(opts.env);
+      const comparison = compareRendered(ctx.site, 'prod', ctx.outputs ?? expectedOutputs(ctx.site, 'prod'), renderedDir(root, 'prod'));
+      await ask(task, opts.choose, [...summary, renderedLine(comparison)], comparison, join(root, 'promote'));
       task.title = `Promoted to prod: ${what}`;
     },
   };
