@@ -87,7 +87,7 @@ describe('up on the local platform', () => {
 
     const prod = await run('up', '--yes', '--stage', 'prod', '--site', siteFile);
     expectExit(prod, 0);
-    expect(prod.stdout).toContain('Promotion to prod: prod changes in 1 input: site');
+    expect(prod.stdout).toContain('Promotion to prod: 0 services added, 0 changed, 0 removed; no hosts change; passthrough routes: 1 added (notes.lab.pegasuspad.com → lab), 0 removed (--yes)');
     expect(record('verified', 'prod').hash).toBe(record('verified', 'lab').hash);
     expect(record('run', 'prod').at).not.toBe(prodBefore.at);
   }, 1_200_000);

@@ -1,12 +1,11 @@
 // One stage's part of `up`: compare, (prod) the promotion gate, apply, decide the fast path,
 // render and configure, verify, repair drift on the fast path, record.
-import { join } from 'node:path';
 import { applySteps } from '../apply';
 import { configureSteps } from '../configure';
 import type { StageName } from '../model/types';
 import { compareInputs, promotionGate, readRecord, recordRun, storesOf } from '../promote';
 import { renderSteps } from '../render';
-import { stateRoot } from '../shared/paths';
+import { renderedDir, stateRoot } from '../shared/paths';
 import type { Step } from '../ui/listr';
 import { verifySteps } from '../verify';
 import type { StageRun, UpContext, UpOptions } from './index';
@@ -31,7 +30,7 @@ export function converge(stage: StageName, opts: UpOptions, full = false): UpSte
     extraArgs: opts.dryRun ? ['--check', '--diff'] : undefined,
   }) as UpStep[];
   return [
-    ...(renderSteps(stage, { outDir: join(stateRoot(opts.env), 'rendered', stage), ownDir: true }) as UpStep[]),
+    ...(renderSteps(stage, { outDir: renderedDir(stateRoot(opts.env), stage), ownDir: true }) as UpStep[]),
     ...configure.map((s) => ({ ...s, skip: async (ctx: UpContext) => ((await neverConfigured(stage, ctx, opts)) ? `Dry run: ${stage} has never been configured` : ownSkip(s, ctx)) })),
   ];
 }
