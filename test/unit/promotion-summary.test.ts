@@ -125,7 +125,7 @@ describe("prod's run record and the gate's summary", () => {
     const check = await checkPromotion(snapshot, stores, stageFacts(site, 'prod'));
     expect(check.summary.first).toBe(true);
     expect(check.summary.services.added.map((s) => s.name)).toEqual(['whoami']);
-    expect(check.summary.hosts.added.map((h) => h.name)).toEqual(['prod-proxy-passthrough', 'prod-proxy', 'prod-ansible', 'prod-whoami']);
+    expect(check.summary.hosts.filter((h) => h.verdict === 'created').map((h) => h.name)).toEqual(['prod-proxy-passthrough', 'prod-proxy', 'prod-ansible', 'prod-whoami']);
     expect(readFacts({ services: [{ name: 1 }], hosts: [], settings: {} })).toBeNull();
     expect(readFacts({ services: [], hosts: [], settings: {} })).toBeNull();
     expect(readFacts({ services: [], hosts: [], passthrough: [], settings: {} })).toEqual({ services: [], hosts: [], passthrough: [], settings: {} });

@@ -1,5 +1,6 @@
 // What the promote layer's steps share: the context they read and fill, their options, and
 // where the records are.
+import type { StageApplyResult } from '../apply';
 import type { HostOutput, Site, StageName } from '../model/types';
 import { storesFor, type Stores } from '../shared/store';
 import type { StepTask } from '../ui/listr';
@@ -22,6 +23,10 @@ export interface PromoteContext {
   outputs?: HostOutput[];
   runs: Partial<Record<StageName, StageContent>>;
   verified?: Partial<Record<StageName, VerifyResult[]>>;
+  /** Prod's plans, when the gate runs after them: what Terraform will do to each host. */
+  applied?: Partial<Record<StageName, StageApplyResult>>;
+  /** The gate asked and was answered: the apply's own confirmation is not asked again. */
+  confirmed?: Partial<Record<StageName, string>>;
 }
 
 /** Asks one question of a few choices inside a task. */

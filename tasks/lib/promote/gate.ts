@@ -1,4 +1,5 @@
 // The promotion gate: prod only receives content that verified in lab.
+import type { MachinePlan } from '../apply';
 import { readFacts, type StageFacts } from './facts';
 import { readRecord } from './records';
 import { changedInputs, type ContentSnapshot } from './snapshot';
@@ -17,13 +18,16 @@ export interface PromotionCheck {
   summary: PromotionSummary;
 }
 
-/** `facts`: what prod will run with (stageFacts of the site for prod). */
-export async function checkPromotion(snapshot: ContentSnapshot, stores: Stores, facts: StageFacts): Promise<PromotionCheck> {
+/**
+ * `facts`: what prod will run with (stageFacts of the site for prod); `machines`: what prod's
+ * plans do to each host, once planned (the summary's hosts then say what Terraform does).
+ */
+export async function checkPromotion(snapshot: ContentSnapshot, stores: Stores, facts: StageFacts, machines?: readonly MachinePlan[]): Promise<PromotionCheck> {
   const lab = await readRecord(stores, 'verified', 'lab');
   const prod = await readRecord(stores, 'run', 'prod');
   const changes = changedInputs(prod, snapshot);
   // A record older than the facts tells no services or hosts: summarized as a first promotion.
-  const summary = summarizePromotion(readFacts(prod?.facts), facts, changes);
+  const summary = summarizePromotion(readFacts(prod?.facts), facts, changes, machines);
   // The very first run: lab is verified through the passthrough, which prod brings up. Prod
   // may then receive exactly what lab was configured with, and lab is verified right after.
   const labConfigured = await readRecord(stores, 'run', 'lab');

@@ -13,10 +13,10 @@ import { contentSnapshot } from './snapshot';
 export { checkPromotion, type PromotionCheck } from './gate';
 export { storesOf, type Choose, type PromoteContext, type PromoteOptions, type StageContent } from './context';
 export { stageFacts, type StageFacts } from './facts';
-export { promotionGate } from './promotion-step';
+export { promotionCheck, promotionGate } from './promotion-step';
 export { forgetConfigured, readRecord, recordConfigured, recordVerified, type RunRecord } from './records';
 export { changedInputs, contentSnapshot, SHAPING_DIRS, type ContentSnapshot } from './snapshot';
-export { shortSummary, summarizePromotion, summaryLines, type PromotionSummary } from './summary';
+export { hostsPhrase, shortSummary, summarizePromotion, summaryLines, type HostChange, type HostVerdict, type PromotionSummary } from './summary';
 
 type PromoteStep = Step<PromoteContext>;
 

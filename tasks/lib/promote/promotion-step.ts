@@ -1,7 +1,10 @@
-// The promotion gate as a step: refuse what did not verify in lab, say what prod gets in a
-// person's terms, and ask (promote, show a host's rendered config diff, or decline).
+// The promotion gate as two steps. Before Terraform runs, prod's check refuses what did not
+// verify in lab. After prod's plans and their data-loss check, before anything is applied, the
+// gate says what prod gets in a person's terms (with what Terraform does to each host) and asks:
+// promote, show a host's rendered config diff, or decline.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { hasWork, machinePlans, plansLine, type StageApplyResult } from '../apply';
 import { expectedOutputs } from '../render';
 import { renderedDir, stateRoot } from '../shared/paths';
 import { EXIT, HomeprodError } from '../ui/errors';
@@ -9,9 +12,9 @@ import type { Step, StepTask } from '../ui/listr';
 import type { Choice } from '../ui/prompts';
 import { storesOf, type Choose, type PromoteContext, type PromoteOptions } from './context';
 import { stageFacts } from './facts';
-import { checkPromotion } from './gate';
+import { checkPromotion, type PromotionCheck } from './gate';
 import { compareRendered, partDiff, type RenderedComparison } from './rendered';
-import { shortSummary, summaryLines } from './summary';
+import { hostsPhrase, shortSummary, summaryLines } from './summary';
 
 type PromoteTask = StepTask<PromoteContext>;
 
@@ -59,22 +62,51 @@ async function ask(task: PromoteTask, choose: Choose<PromoteContext>, summary: s
   }
 }
 
+/** The gate's verdict on what prod would receive; refused (exit 4) unless it verified in lab or --force. */
+async function allowed(ctx: PromoteContext, opts: PromoteOptions, applied?: StageApplyResult): Promise<PromotionCheck> {
+  if (!ctx.site) throw new Error('the site was not loaded');
+  const machines = applied ? machinePlans(ctx.site, 'prod', applied) : undefined;
+  const check = await checkPromotion(ctx.runs.prod!.snapshot, storesOf(ctx, opts), stageFacts(ctx.site, 'prod'), machines);
+  if (!check.allowed && !opts.force) {
+    throw new HomeprodError(`refusing to promote to prod: ${check.reason}`, EXIT.refused, 'run npx tsx tasks/up.ts --stage lab first (or pass --force to promote unverified content)');
+  }
+  return check;
+}
+
+/** Before Terraform runs: content that did not verify in lab stops here, before prod is even planned. */
+export function promotionCheck(opts: PromoteOptions): Step<PromoteContext> {
+  return {
+    title: 'Check that prod may receive this content',
+    task: async (ctx, task) => {
+      const check = await allowed(ctx, opts);
+      if (check.bootstrap) task.title = 'First run: prod may receive what lab was configured with';
+      else task.title = check.allowed ? 'This content verified in lab: prod may receive it' : 'This content did not verify in lab: prod receives it only because of --force';
+    },
+  };
+}
+
+/** What Terraform does, under the summary (the apply's confirmation is not asked after the gate). */
+function terraformLine(applied: StageApplyResult | undefined): string[] {
+  if (!applied) return [];
+  return [hasWork(applied) ? `Terraform: ${plansLine(Object.values(applied.plans), applied.deferred.length)}` : 'Terraform: nothing to change'];
+}
+
+/** After prod's plans and the data-loss check: say what prod gets and ask. */
 export function promotionGate(opts: PromoteOptions): Step<PromoteContext> {
   return {
     title: 'Promotion gate: prod only receives what verified in lab',
     task: async (ctx, task) => {
-      if (!ctx.site) throw new Error('the site was not loaded');
       const run = ctx.runs.prod!;
-      const check = await checkPromotion(run.snapshot, storesOf(ctx, opts), stageFacts(ctx.site, 'prod'));
-      if (!check.allowed && !opts.force) {
-        throw new HomeprodError(`refusing to promote to prod: ${check.reason}`, EXIT.refused, 'run npx tsx tasks/up.ts --stage lab first (or pass --force to promote unverified content)');
-      }
+      const applied = ctx.applied?.prod;
+      const check = await allowed(ctx, opts, applied);
       const notes = [
         ...(check.allowed ? [] : [`WARNING: --force promotes content that did not verify in lab: ${check.reason}`]),
         ...(check.bootstrap ? ['First run: prod receives what lab was configured with; lab is verified through the passthrough right after'] : []),
       ];
-      const what = run.unchanged ? 'nothing changes in prod' : shortSummary(check.summary);
-      const summary = [...notes, ...(run.unchanged ? [] : summaryLines(check.summary))];
+      // Unchanged content is no promotion, but Terraform may still find a host to repair (then the apply asks).
+      const drift = run.unchanged && check.summary.hosts.length > 0;
+      const what = run.unchanged ? `nothing changes in prod${drift ? `, but Terraform finds ${hostsPhrase(check.summary.hosts)}` : ''}` : shortSummary(check.summary);
+      const summary = [...notes, ...(run.unchanged && !drift ? [] : [...summaryLines(check.summary), ...terraformLine(applied)])];
       if (run.unchanged || opts.dryRun || opts.yes) {
         if (summary.length) task.output = summary.join('\n');
         task.title = `Promotion to prod: ${what}${opts.yes && !run.unchanged ? ' (--yes)' : ''}`;
@@ -82,8 +114,9 @@ export function promotionGate(opts: PromoteOptions): Step<PromoteContext> {
       }
       if (!opts.choose) throw new HomeprodError(`promotion to prod needs a confirmation (${what}), and there is no terminal to ask`, EXIT.refused, 'pass --yes to promote without asking');
       const root = stateRoot(opts.env);
-      const comparison = compareRendered(ctx.site, 'prod', ctx.outputs ?? expectedOutputs(ctx.site, 'prod'), renderedDir(root, 'prod'));
+      const comparison = compareRendered(ctx.site!, 'prod', ctx.outputs ?? expectedOutputs(ctx.site!, 'prod'), renderedDir(root, 'prod'));
       await ask(task, opts.choose, [...summary, renderedLine(comparison)], comparison, join(root, 'promote'));
+      ctx.confirmed = { ...ctx.confirmed, prod: 'Confirmed with the promotion' };
       task.title = `Promoted to prod: ${what}`;
     },
   };
