@@ -1,5 +1,6 @@
 // The promotion gate's question, answered from a script: the summary of what prod gets above
-// it, a rendered config diff per host on request (then the question again), promote or decline;
+// it (with prod's plans: what Terraform does to each host), a rendered config diff per host on
+// request (then the question again), promote or decline;
 // --yes puts the short summary in the title, and without a terminal the refusal names it.
 import { describe, expect, it } from '@jest/globals';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { loadSite } from '../../tasks/lib/model';
 import type { Site } from '../../tasks/lib/model/types';
 import { fitted } from '../../tasks/lib/promote/promotion-step';
 import { promotionGate, readRecord, recordVerified, stageFacts, type PromoteContext, type PromoteOptions } from '../../tasks/lib/promote';
+import { summarizePlan } from '../../tasks/lib/apply/plan';
 import { expectedOutputs, render } from '../../tasks/lib/render';
 import { renderedDir } from '../../tasks/lib/shared/paths';
 import { fileStore } from '../../tasks/lib/shared/store';
@@ -37,8 +39,9 @@ async function promotion() {
 }
 
 /** Runs the gate; every question is answered from `script`, and what was shown above it is kept. */
-async function runGate(opts: Partial<PromoteOptions>, script?: ScriptedAnswer[]) {
+async function runGate(opts: Partial<PromoteOptions>, script?: ScriptedAnswer[], applied?: PromoteContext['applied']) {
   const { ctx, env, stores } = await promotion();
+  if (applied) ctx.applied = applied;
   const prompter = scriptedPrompter(script ?? []);
   const shown: string[] = [];
   const offered: string[][] = [];
@@ -49,7 +52,18 @@ async function runGate(opts: Partial<PromoteOptions>, script?: ScriptedAnswer[])
   };
   const list = createList([promotionGate({ yes: false, dryRun: false, force: false, env, stores, ...(script ? { choose } : {}), ...opts })], { silent: true });
   const error = await list.run(ctx).then(() => null, (e: Error) => e);
-  return { error, title: list.tasks[0]!.title, asked: prompter.asked, shown, offered };
+  return { error, title: list.tasks[0]!.title, asked: prompter.asked, shown, offered, ctx };
+}
+
+/** Prod's plans: Terraform leaves every host as it is, or (`replaced`) replaces prod-proxy's machine. */
+function prodPlans(replaced: boolean): PromoteContext['applied'] {
+  const names = site.hosts.filter((h) => h.stage === 'prod').flatMap((h) => [h.stackName, ...(h.dataStackName ? [h.dataStackName] : [])]);
+  const planOf = (stack: string) => summarizePlan(
+    { resource_changes: [{ address: 'terraform_data.vm', mode: 'managed', type: 'terraform_data', change: { actions: replaced && stack === 'prod-proxy-vm' ? ['delete', 'create'] : ['no-op'] } }] },
+    { stack, planFile: `/plans/${stack}`, destroy: false, isData: () => false },
+  );
+  const stacks = names.map((name) => ({ name, kind: name.endsWith('-data-vm') ? ('data' as const) : ('vm' as const), dir: `/stacks/${name}`, dependsOn: [] }));
+  return { prod: { stacks, orphans: [], keptOrphans: [], recorded: names, plans: Object.fromEntries(names.map((n) => [n, planOf(n)])), deferred: [], changed: false, outputs: [] } };
 }
 
 const CHANGES = 'Rendered config changes on: inventory (1 file), prod-proxy (2 files), prod-proxy-passthrough (2 files)';
@@ -69,6 +83,16 @@ describe('the promotion question', () => {
     expect(diff).toContainEqual(expect.stringMatching(/^\+.*whoami2\.pegasuspad\.com/));
     expect(diff.join('\n')).not.toContain('prod-proxy-passthrough/');
     expect(r.title).toBe(`Promoted to prod: ${SHORT}`);
+  });
+
+  it("after prod's plans: says what Terraform does to each host, asks even when it has nothing to do, and the answer confirms the apply", async () => {
+    const nothing = await runGate({}, ['promote'], prodPlans(false));
+    expect(nothing.asked).toEqual(['Promote to prod?']);
+    expect(nothing.shown[0]).toBe([...SUMMARY, 'Terraform: nothing to change', CHANGES].join('\n'));
+    expect(nothing.ctx.confirmed).toEqual({ prod: 'Confirmed with the promotion' });
+    const replaced = await runGate({ yes: true }, [], prodPlans(true));
+    expect(replaced.title).toBe('Promotion to prod: 1 service added (whoami2: whoami2.pegasuspad.com → prod-whoami:8080), 0 changed, 0 removed; hosts: 1 replaced (prod-proxy) (--yes)');
+    expect(replaced.ctx.confirmed).toBeUndefined();
   });
 
   it('with no render of prod on this machine, every file counts as new', async () => {

@@ -1,6 +1,7 @@
 // What the promotion prompt says prod gets, from the model: services added, changed and removed
-// with their routes, hosts created, changed and removed, settings and project files; a first
-// promotion (or a record older than the facts) lists everything as new.
+// with their routes, hosts created, changed and removed (as the model says; with the plans see
+// promotion-plans.test.ts), settings and project files; a first promotion (or a record older than
+// the facts) lists everything as new.
 import { describe, expect, it } from '@jest/globals';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,13 +55,13 @@ describe('the promotion summary', () => {
     const after = stageFacts({ ...site, hosts: [...hosts, created], users }, 'prod');
     const summary = summarizePromotion(before, after, ['site', 'ansible/roles/nginx/tasks/main.yml', 'ansible/roles/nginx/templates/site.j2', 'templates/nginx/passthrough.conf.njk']);
     expect(shortSummary(summary)).toBe(
-      '0 services added, 0 changed, 0 removed; 1 host created (prod-wiki), 1 changed (prod-whoami), 1 removed (prod-ansible); settings change: users.pegasus; 3 project files change (ansible/roles/nginx, templates/nginx)',
+      '0 services added, 0 changed, 0 removed; hosts: 1 created (prod-wiki), 1 changed (prod-whoami), 1 destroyed (prod-ansible); settings change: users.pegasus; 3 project files change (ansible/roles/nginx, templates/nginx)',
     );
     expect(summaryLines(summary)).toEqual([
       'Prod gets, compared with its last run:',
-      '+ host prod-wiki (application; 10.111.1.21)',
-      `~ host prod-whoami: cpu ${prodWhoami.cpu} → 4; memory 512 MiB → 1024 MiB`,
-      '- host prod-ansible (control-node)',
+      '+ host prod-wiki: created (application; 10.111.1.21)',
+      `~ host prod-whoami: changed (cpu ${prodWhoami.cpu} → 4; memory 512 MiB → 1024 MiB)`,
+      '- host prod-ansible: destroyed (control-node)',
       '~ settings: users.pegasus',
       '~ project files: ansible/roles/nginx (2), templates/nginx (1)',
     ]);
@@ -86,15 +87,15 @@ describe('the promotion summary', () => {
   it('a first promotion lists every service and host prod gets as new', () => {
     const summary = summarizePromotion(null, stageFacts(site, 'prod'), ['site', 'templates/nginx/x.njk']);
     expect(shortSummary(summary)).toBe(
-      'first promotion: 1 service added (whoami: whoami.pegasuspad.com → prod-whoami:8080), 0 changed, 0 removed; 4 hosts created (prod-proxy-passthrough, prod-proxy, prod-ansible and 1 more), 0 changed, 0 removed; passthrough routes: 1 added (whoami.lab.pegasuspad.com → lab), 0 removed',
+      'first promotion: 1 service added (whoami: whoami.pegasuspad.com → prod-whoami:8080), 0 changed, 0 removed; hosts: 4 created (prod-proxy-passthrough, prod-proxy, prod-ansible and 1 more); passthrough routes: 1 added (whoami.lab.pegasuspad.com → lab), 0 removed',
     );
     expect(summaryLines(summary)).toEqual([
       'First promotion: prod gets every service and host',
       '+ service whoami: whoami.pegasuspad.com → prod-whoami:8080',
-      '+ host prod-proxy-passthrough (passthrough; 10.111.1.10)',
-      '+ host prod-proxy (stage-proxy; 10.111.1.11)',
-      '+ host prod-ansible (control-node; 10.111.1.12)',
-      '+ host prod-whoami (application; 10.111.1.20)',
+      '+ host prod-proxy-passthrough: created (passthrough; 10.111.1.10)',
+      '+ host prod-proxy: created (stage-proxy; 10.111.1.11)',
+      '+ host prod-ansible: created (control-node; 10.111.1.12)',
+      '+ host prod-whoami: created (application; 10.111.1.20)',
       '+ passthrough route whoami.lab.pegasuspad.com → lab',
     ]);
   });

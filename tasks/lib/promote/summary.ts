@@ -20,6 +20,9 @@ export interface Changed {
  */
 export type HostVerdict = 'created' | 'replaced' | 'updated' | 'later' | 'changed' | 'destroyed';
 
+/** The order hosts are listed and counted in. */
+const VERDICTS: readonly HostVerdict[] = ['created', 'replaced', 'updated', 'later', 'changed', 'destroyed'];
+
 export interface HostChange {
   name: string;
   verdict: HostVerdict;
@@ -113,13 +116,16 @@ function hostChangesOf(before: readonly HostFacts[], after: readonly HostFacts[]
   for (const h of model.changed) say(h.name, 'changed', h.what);
   for (const h of model.removed) say(h.name, 'destroyed', [h.roles.join(', ')]);
   const order = [...after, ...model.removed].map((h) => h.name);
-  if (!machines) return order.flatMap((name) => described.get(name) ?? []);
+  const byVerdict = (hosts: HostChange[]) => hosts.sort((a, b) => VERDICTS.indexOf(a.verdict) - VERDICTS.indexOf(b.verdict));
+  if (!machines) return byVerdict(order.flatMap((name) => described.get(name) ?? []));
   const planned = new Map(machines.map((m) => [m.host, m]));
   const names = [...new Set([...order, ...planned.keys()])].filter((n) => planned.has(n) || (!first && described.has(n)));
-  return names.map((name) => {
-    const machine = planned.get(name);
-    return { name, verdict: VERDICT_OF[machine?.vm ?? 'none'], what: described.get(name)?.what ?? [], data: machine?.data ?? 'none' };
-  });
+  return byVerdict(
+    names.map((name) => {
+      const machine = planned.get(name);
+      return { name, verdict: VERDICT_OF[machine?.vm ?? 'none'], what: described.get(name)?.what ?? [], data: machine?.data ?? 'none' };
+    }),
+  );
 }
 
 /**
@@ -147,21 +153,21 @@ function some(items: readonly string[]): string {
   return items.length <= 3 ? items.join(', ') : `${items.slice(0, 3).join(', ')} and ${items.length - 3} more`;
 }
 
-/** How each verdict is said, in the order they are listed. */
-const VERDICT_WORDS: Array<[HostVerdict, string]> = [
-  ['created', 'created'],
-  ['replaced', 'replaced'],
-  ['updated', 'updated in place'],
-  ['later', 'planned once its data disks are applied'],
-  ['changed', 'changed'],
-  ['destroyed', 'destroyed'],
-];
+/** How each verdict is said. */
+const VERDICT_WORDS: Record<HostVerdict, string> = {
+  created: 'created',
+  replaced: 'replaced',
+  updated: 'updated in place',
+  later: 'planned once its data disks are applied',
+  changed: 'changed',
+  destroyed: 'destroyed',
+};
 
 /** "hosts: 1 created (prod-wiki), 1 replaced (prod-whoami)", or "no hosts change". */
 export function hostsPhrase(hosts: readonly HostChange[]): string {
-  const parts = VERDICT_WORDS.flatMap(([verdict, words]) => {
+  const parts = VERDICTS.flatMap((verdict) => {
     const names = hosts.filter((h) => h.verdict === verdict).map((h) => h.name);
-    return names.length ? [`${names.length} ${words} (${some(names)})`] : [];
+    return names.length ? [`${names.length} ${VERDICT_WORDS[verdict]} (${some(names)})`] : [];
   });
   return parts.length ? `hosts: ${parts.join(', ')}` : 'no hosts change';
 }
@@ -188,8 +194,7 @@ const DATA_WORDS: Record<MachineAction, string> = { create: 'created', replace: 
 /** "+ host prod-wiki: created; data VM created (application; 10.111.1.21)". */
 export function hostLine(host: HostChange, planned: boolean): string {
   const sign = host.verdict === 'created' ? '+' : host.verdict === 'destroyed' ? '-' : '~';
-  const words = VERDICT_WORDS.find(([v]) => v === host.verdict)![1];
-  const verdict = host.verdict === 'changed' && planned ? 'changed, its machine stays as it is' : words;
+  const verdict = host.verdict === 'changed' && planned ? 'changed, its machine stays as it is' : VERDICT_WORDS[host.verdict];
   const data = host.data === 'none' ? '' : `; data VM ${DATA_WORDS[host.data]}`;
   return `${sign} host ${host.name}: ${verdict}${data}${host.what.length ? ` (${host.what.join('; ')})` : ''}`;
 }
