@@ -35,7 +35,7 @@ export interface HostChange {
 export interface PromotionSummary {
   first: boolean;
   services: { added: ServiceFacts[]; changed: Changed[]; removed: ServiceFacts[] };
-  /** In the site's order, then the hosts that left it. */
+  /** By verdict (created first, destroyed last), each in the site's order, then the hosts that left it. */
   hosts: HostChange[];
   /** Whether `hosts` comes from Terraform's plans (else from the model alone). */
   planned: boolean;
