@@ -1,12 +1,11 @@
 // Configures one applied stage from its control node: render the stage's inventory and nginx
 // configs, send them with ansible/ to the control node, run the playbooks there, and print
 // the changed count per host (a converged stage shows 0 everywhere).
-import { join } from 'node:path';
 import { type ConfigureContext, configureSteps, promptPassphrase } from './lib/configure';
 import { loadSite } from './lib/model/index';
 import { outputsFromModel, readOutputsFile, renderSteps, type RenderContext } from './lib/render/index';
 import { acquireSiteLock } from './lib/shared/run-lock';
-import { stateRoot } from './lib/shared/paths';
+import { renderedDir, stateRoot } from './lib/shared/paths';
 import { command, oneStage, siteFile, siteFlag, stageFlag, verboseFlag, yesFlag } from './lib/ui/cli';
 import { EXIT, HomeprodError } from './lib/ui/errors';
 import { runSteps, type Step } from './lib/ui/listr';
@@ -58,7 +57,7 @@ await command(spec, async (values, out) => {
   try {
     const ctx = await runSteps<Ctx>(
       [
-        ...(renderSteps(stage, { outDir: values.out ?? join(stateRoot(), 'rendered', stage) }) as Step<Ctx>[]),
+        ...(renderSteps(stage, { outDir: values.out ?? renderedDir(stateRoot(), stage) }) as Step<Ctx>[]),
         confirmStep,
         ...(configureSteps({ stage, full: values.full, askPassphrase: interactive ? promptPassphrase : undefined, extraArgs: values.check ? ['--check', '--diff'] : undefined }) as Step<Ctx>[]),
       ],

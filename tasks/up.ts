@@ -5,7 +5,7 @@ import { acquireSiteLock } from './lib/shared/run-lock';
 import { storesFor } from './lib/shared/store';
 import { command, insecureFlag, siteFile, siteFlag, stageFlag, stagesOf, verboseFlag, yesFlag } from './lib/ui/cli';
 import { runSteps } from './lib/ui/listr';
-import { canPrompt, confirmInTask } from './lib/ui/prompts';
+import { canPrompt, confirmInTask, selectInTask } from './lib/ui/prompts';
 import { upSteps, type UpContext } from './lib/up';
 import { summaryLines } from './lib/up/summary';
 
@@ -52,6 +52,7 @@ await command(spec, async (values, out) => {
         stores: storesFor(site),
         insecure: Boolean(values.insecure),
         confirm: interactive ? (task, message) => confirmInTask(task, message) : undefined,
+        choose: interactive ? (task, question) => selectInTask(task, question) : undefined,
         askPassphrase: interactive ? promptPassphrase : undefined,
       }),
       { siteFile: siteFile(values), outputs: [], runs: {} },

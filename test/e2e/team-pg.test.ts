@@ -116,7 +116,7 @@ describe('two checkouts of a pg-backend site', () => {
   it('B promotes prod without verifying lab again: the gate reads what A recorded', async () => {
     const r = await b.run('up', '--yes', '--stage', 'prod', '--site', b.siteFile);
     expectExit(r, 0);
-    expect(r.stdout).toContain('Promotion to prod: prod changes in 1 input: site');
+    expect(r.stdout).toContain('Promotion to prod: 0 services added, 0 changed, 0 removed; no hosts change; passthrough routes: 1 added (notes.lab.pegasuspad.com → lab), 0 removed (--yes)');
     expect(r.stdout).not.toMatch(/Verif(y|ied) lab/);
     // B's Terraform found A's state: nothing of prod was created again.
     expect(r.stdout).not.toMatch(/prod-\S+-vm: applied/);

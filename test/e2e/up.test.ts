@@ -77,6 +77,8 @@ describe('up on the local platform', () => {
     const refused = await run('up', '--yes', '--stage', 'prod', '--site', siteFile);
     expectExit(refused, 4);
     expect(refused.stderr).toContain('refusing to promote to prod: this content did not verify in lab');
+    // Refused before Terraform runs: prod is not even planned.
+    expect(refused.stdout).not.toContain('prod stacks');
 
     const lab = await run('up', '--yes', '--stage', 'lab', '--site', siteFile);
     expectExit(lab, 0);
@@ -87,7 +89,10 @@ describe('up on the local platform', () => {
 
     const prod = await run('up', '--yes', '--stage', 'prod', '--site', siteFile);
     expectExit(prod, 0);
-    expect(prod.stdout).toContain('Promotion to prod: prod changes in 1 input: site');
+    expect(prod.stdout).toContain('Promotion to prod: 0 services added, 0 changed, 0 removed; no hosts change; passthrough routes: 1 added (notes.lab.pegasuspad.com → lab), 0 removed (--yes)');
+    // The gate follows prod's plans and their data-loss check, so its hosts are what Terraform does.
+    expect(prod.stdout.indexOf('No data disk or data VM would be destroyed or replaced')).toBeGreaterThan(-1);
+    expect(prod.stdout.indexOf('No data disk or data VM would be destroyed or replaced')).toBeLessThan(prod.stdout.indexOf('Promotion to prod:'));
     expect(record('verified', 'prod').hash).toBe(record('verified', 'lab').hash);
     expect(record('run', 'prod').at).not.toBe(prodBefore.at);
   }, 1_200_000);

@@ -10,6 +10,9 @@ import type { PlanSummary } from './plan';
 import { ApplyRun, applyStacks, checkDataLoss, confirmChanges, planStacks, prepareTerraform, readHostOutputs, recordAppliedStacks, synthesizeStacks } from './steps';
 import type { Terraform } from './terraform';
 
+export { hasWork } from './steps';
+export { machinePlans, type MachineAction, type MachinePlan } from './machines';
+export { plansLine } from './plan';
 export { orderStacks } from './stacks';
 
 export interface ApplyOptions {
@@ -32,6 +35,8 @@ export interface ApplyOptions {
   dryRun?: boolean;
   /** Skip the confirmation. */
   yes?: boolean;
+  /** Steps between the data-loss check and the confirmation, which see every plan (up: prod's promotion gate). */
+  beforeConfirm?: Step<ApplyContext>[];
   /** Asks a yes/no question inside the task; absent = no way to ask (then `--yes` is required). */
   confirm?: (task: StepTask<ApplyContext>, message: string) => Promise<boolean>;
   /** An existing runner (tests, or a caller that runs several stages). */
@@ -54,6 +59,8 @@ export interface StageApplyResult {
   orphans: SynthStack[];
   /** Orphaned data stacks: always kept (their configuration protects them). */
   keptOrphans: string[];
+  /** Every stack the record of applied stacks held before this run (none for a `down --host`). */
+  recorded: string[];
   /** The last plan of every stack that was planned (skipped data stacks are absent). */
   plans: Record<string, PlanSummary>;
   /** Stacks whose plan waits for their dependencies to be applied. */
@@ -67,6 +74,8 @@ export interface StageApplyResult {
 export interface ApplyContext {
   site?: Site;
   applied?: Partial<Record<StageName, StageApplyResult>>;
+  /** A step before the confirmation asked already (prod's promotion gate): why it is not asked again. */
+  confirmed?: Partial<Record<StageName, string>>;
 }
 
 /** The apply layer's steps, in the order they run. */
@@ -77,6 +86,7 @@ export function applySteps(opts: ApplyOptions): Step<ApplyContext>[] {
     synthesizeStacks(run),
     planStacks(run),
     checkDataLoss(run),
+    ...(opts.beforeConfirm ?? []),
     confirmChanges(run),
     applyStacks(run),
     recordAppliedStacks(run),

@@ -27,6 +27,8 @@ export interface PlanSummary {
   removals: ResourceChange[];
   /** The subset of `removals` that would lose data. */
   dataLoss: ResourceChange[];
+  /** Every managed resource and what the plan does with it (no-op too): what a host's machine undergoes. */
+  resources: Array<Pick<ResourceChange, 'address' | 'type' | 'action'>>;
   /** Nothing to do: no resource or output changes. */
   empty: boolean;
 }
@@ -61,9 +63,11 @@ export function summarizePlan(
   let change = 0;
   let remove = 0;
   const removals: ResourceChange[] = [];
+  const resources: PlanSummary['resources'] = [];
   for (const rc of plan.resource_changes ?? []) {
     if (rc.mode !== 'managed') continue;
     const action = actionOf(rc.change.actions);
+    resources.push({ address: rc.address, type: rc.type, action });
     if (action === 'create' || action === 'replace') add++;
     if (action === 'update') change++;
     if (action === 'delete' || action === 'replace') {
@@ -82,8 +86,16 @@ export function summarizePlan(
     outputsChanged,
     removals,
     dataLoss: removals.filter((r) => r.data),
+    resources,
     empty: add + change + remove === 0 && !outputsChanged,
   };
+}
+
+/** A stage's plans summed, as in the confirmation: "2 to add, 0 to change, 1 to destroy" (and the stacks planned later). */
+export function plansLine(plans: PlanSummary[], deferred: number): string {
+  const [add, change, remove] = (['add', 'change', 'remove'] as const).map((k) => plans.reduce((n, p) => n + p[k], 0));
+  const later = deferred ? `, and plan ${deferred} more stack${deferred === 1 ? '' : 's'} once their dependencies exist` : '';
+  return `${add} to add, ${change} to change, ${remove} to destroy${later}`;
 }
 
 /** One line per stack, the way terraform says it. */

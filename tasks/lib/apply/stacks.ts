@@ -58,9 +58,10 @@ export function onlyHosts(stacks: SynthStack[], site: Site, stage: StageName, op
  * with prevent_destroy, and losing a disk takes the host back in the site and
  * `down --host NAME --destroy-data`.
  */
-export async function orphansOf(record: AppliedStacks, synthesized: SynthStack[], outdir: string): Promise<{ orphans: SynthStack[]; keptOrphans: string[] }> {
+export async function orphansOf(record: AppliedStacks, synthesized: SynthStack[], outdir: string): Promise<{ orphans: SynthStack[]; keptOrphans: string[]; recorded: string[] }> {
   const current = new Set(synthesized.map((s) => s.name));
-  const gone = (await record.list()).filter((s) => !current.has(s.name));
+  const applied = await record.list();
+  const gone = applied.filter((s) => !current.has(s.name));
   const orphans: SynthStack[] = [];
   for (const { config, ...stack } of gone.filter((s) => s.kind === 'vm')) {
     if (config) {
@@ -79,5 +80,5 @@ export async function orphansOf(record: AppliedStacks, synthesized: SynthStack[]
     }
     orphans.push(stack);
   }
-  return { orphans, keptOrphans: gone.filter((s) => s.kind === 'data').map((s) => s.name) };
+  return { orphans, keptOrphans: gone.filter((s) => s.kind === 'data').map((s) => s.name), recorded: applied.map((s) => s.name) };
 }

@@ -11,7 +11,7 @@ import { EXIT, HomeprodError } from '../ui/errors';
 import { type Step, type StepTask, taskLog } from '../ui/listr';
 import { AppliedStacks } from './applied-stacks';
 import type { ApplyContext, ApplyOptions, StageApplyResult } from './index';
-import { dataLossError, planLine, type PlanSummary } from './plan';
+import { dataLossError, planLine, plansLine, type PlanSummary } from './plan';
 import { onlyHosts, orderStacks, orphansOf } from './stacks';
 import { createTerraform, type Terraform } from './terraform';
 
@@ -108,8 +108,8 @@ export function synthesizeStacks(run: ApplyRun): ApplyStep {
       const stacks = onlyHosts(orderStacks(synth.stacks), site, stage, run.opts);
       const record = run.appliedStacks(ctx);
       if (!run.opts.destroy) record.assertStorable(stacks);
-      const { orphans, keptOrphans } = run.opts.hosts ? { orphans: [], keptOrphans: [] } : await orphansOf(record, synth.stacks, synth.outdir);
-      ctx.applied = { ...ctx.applied, [stage]: { stacks, orphans, keptOrphans, plans: {}, deferred: [], changed: false, outputs: [] } };
+      const { orphans, keptOrphans, recorded } = run.opts.hosts ? { orphans: [], keptOrphans: [], recorded: [] } : await orphansOf(record, synth.stacks, synth.outdir);
+      ctx.applied = { ...ctx.applied, [stage]: { stacks, orphans, keptOrphans, recorded, plans: {}, deferred: [], changed: false, outputs: [] } };
       const gone = [...orphans.map((o) => o.name), ...keptOrphans];
       task.title = `Synthesized ${plural(stacks.length, `${stage} stack`)} into ${synth.outdir}${gone.length ? `; no longer in the site: ${gone.join(', ')}` : ''}`;
     },
@@ -193,15 +193,12 @@ export function checkDataLoss(run: ApplyRun): ApplyStep {
   };
 }
 
-function hasWork(result: StageApplyResult): boolean {
+export function hasWork(result: StageApplyResult): boolean {
   return result.deferred.length > 0 || Object.values(result.plans).some((p) => !p.empty);
 }
 
 function confirmationQuestion(run: ApplyRun, result: StageApplyResult): string {
-  const plans = Object.values(result.plans);
-  const [add, change, remove] = (['add', 'change', 'remove'] as const).map((k) => plans.reduce((n, p) => n + p[k], 0));
-  const later = result.deferred.length ? `, and plan ${plural(result.deferred.length, 'more stack')} once their dependencies exist` : '';
-  return `${run.verb === 'destroy' ? 'Destroy' : 'Apply'} the ${run.stage} stage (${add} to add, ${change} to change, ${remove} to destroy${later})?`;
+  return `${run.verb === 'destroy' ? 'Destroy' : 'Apply'} the ${run.stage} stage (${plansLine(Object.values(result.plans), result.deferred.length)})?`;
 }
 
 export function confirmChanges(run: ApplyRun): ApplyStep {
@@ -211,7 +208,7 @@ export function confirmChanges(run: ApplyRun): ApplyStep {
     enabled: () => !run.opts.dryRun,
     skip: (ctx) => {
       if (!hasWork(run.result(ctx))) return 'Nothing to change';
-      return run.opts.yes ? 'Confirmed with --yes' : false;
+      return ctx.confirmed?.[stage] ?? (run.opts.yes ? 'Confirmed with --yes' : false);
     },
     task: async (ctx, task) => {
       const message = confirmationQuestion(run, run.result(ctx));

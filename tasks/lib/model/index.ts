@@ -10,6 +10,7 @@ import { SiteSource, type Path, type SiteIssue } from './source';
 import { STAGES, type Site } from './types';
 
 export * from './types';
+export { hostOfStack } from './normalize';
 export const DEFAULT_SITE_FILE = 'inventory/site.yaml';
 
 export interface Validation {

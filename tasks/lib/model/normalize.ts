@@ -72,6 +72,12 @@ export function normalizeStage(name: StageName, stage: StageFile, domain: string
   };
 }
 
+/** A host's stacks: `<host>-vm`, and `<host>-data-vm` when it has data disks. */
+export const stackNamesOf = (host: string) => ({ vm: `${host}-vm`, data: `${host}-data-vm` });
+
+/** The host a stack belongs to, also one no longer in the site (the inverse of stackNamesOf). */
+export const hostOfStack = (stack: string): string => stack.replace(/-(data-)?vm$/, '');
+
 export function normalizeHost(host: HostFile, stage: Stage, domain: string): Host {
   const vmid = vmidFor(stage.vmidPrefix, host.suffix);
   const dataDisks: DataDisk[] = host.dataDisks.map((d, i) => ({
@@ -102,8 +108,8 @@ export function normalizeHost(host: HostFile, stage: Stage, domain: string): Hos
     dataDisks,
     dataVmName: hasData ? `${host.name}-data` : null,
     dataVmid: hasData ? dataVmidFor(vmid) : null,
-    stackName: `${host.name}-vm`,
-    dataStackName: hasData ? `${host.name}-data-vm` : null,
+    stackName: stackNamesOf(host.name).vm,
+    dataStackName: hasData ? stackNamesOf(host.name).data : null,
   };
 }
 

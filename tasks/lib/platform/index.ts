@@ -48,6 +48,8 @@ export interface Platform {
   readonly name: PlatformName;
   /** The Terraform providers its stacks use (besides the built-in ones), as pinned. */
   readonly terraformProviders: ReadonlyArray<{ source: string; version: string; pinnedIn: string }>;
+  /** The Terraform resource type of a host's machine in its VM stack: what its plan does to it is what the host undergoes. */
+  readonly machineResourceType: string;
   /**
    * Checks (and where it can, provides) what the platform needs before Terraform runs, with the
    * fix in the error; returns a short sentence for the step title. A dry run changes nothing.

@@ -1,7 +1,9 @@
 // The records of each stage's runs: what it was last configured with ("run") and what last
 // verified ("verified"), as content snapshots, in the stage's store (files under the state
-// root, or PostgreSQL with the pg backend, shared by every checkout). The promotion gate reads them.
+// root, or PostgreSQL with the pg backend, shared by every checkout), each with the small facts
+// of the services and hosts it ran with. The promotion gate reads them.
 import { existsSync, rmSync } from 'node:fs';
+import type { StageFacts } from './facts';
 import type { ContentSnapshot } from './snapshot';
 import { documentFile, type Stores } from '../shared/store';
 import { STAGES, type StageName } from '../model/types';
@@ -9,6 +11,8 @@ import { STAGES, type StageName } from '../model/types';
 export interface RunRecord extends ContentSnapshot {
   stage: StageName;
   at: string;
+  /** What the stage ran with, for the promotion's summary; absent in records older than it. */
+  facts?: StageFacts;
 }
 
 type Kind = 'verified' | 'run';
@@ -48,17 +52,17 @@ export async function readRecord(stores: Stores, kind: Kind, stage: StageName): 
 }
 
 /** After a stage verified: it is the stage's last good run, and (for lab) what prod may receive. */
-export async function recordVerified(stores: Stores, stage: StageName, snapshot: ContentSnapshot): Promise<void> {
-  await recordConfigured(stores, stage, snapshot);
-  await writeRecord(stores, 'verified', stage, snapshot);
+export async function recordVerified(stores: Stores, stage: StageName, snapshot: ContentSnapshot, facts?: StageFacts): Promise<void> {
+  await recordConfigured(stores, stage, snapshot, facts);
+  await writeRecord(stores, 'verified', stage, snapshot, facts);
 }
 
 /** A stage that was configured but could not be verified yet (lab before the passthrough exists). */
-export async function recordConfigured(stores: Stores, stage: StageName, snapshot: ContentSnapshot): Promise<void> {
-  await writeRecord(stores, 'run', stage, snapshot);
+export async function recordConfigured(stores: Stores, stage: StageName, snapshot: ContentSnapshot, facts?: StageFacts): Promise<void> {
+  await writeRecord(stores, 'run', stage, snapshot, facts);
 }
 
-async function writeRecord(stores: Stores, kind: Kind, stage: StageName, snapshot: ContentSnapshot): Promise<void> {
-  const record: RunRecord = { stage, at: new Date().toISOString(), ...snapshot };
+async function writeRecord(stores: Stores, kind: Kind, stage: StageName, snapshot: ContentSnapshot, facts?: StageFacts): Promise<void> {
+  const record: RunRecord = { stage, at: new Date().toISOString(), ...snapshot, ...(facts ? { facts } : {}) };
   await stores(stage).write(stage, kind, record);
 }

@@ -16,3 +16,6 @@ export const hostKeysDir = (root: string, stage: string) => join(root, 'hostkeys
 
 /** Cloud-init snippets that hold secrets (host private keys), written 0600 and uploaded from here. */
 export const snippetsDir = (root: string, stage: string) => join(root, 'snippets', stage);
+
+/** What `up` last rendered for a stage: the configs its hosts were last configured with. */
+export const renderedDir = (root: string, stage: string) => join(root, 'rendered', stage);

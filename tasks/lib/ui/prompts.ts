@@ -47,6 +47,11 @@ export async function confirmInTask<Ctx>(task: StepTask<Ctx>, message: string, f
   return interruptible(task.prompt(ListrInquirerPromptAdapter).run(confirm, { message, default: fallback }));
 }
 
+/** One of a few choices inside a running listr2 task, through the inquirer adapter. */
+export async function selectInTask<Ctx, T>(task: StepTask<Ctx>, question: { message: string; choices: Choice<T>[]; default?: T }): Promise<T> {
+  return interruptible(task.prompt(ListrInquirerPromptAdapter).run(select<T>, { message: question.message, choices: question.choices, default: question.default })) as Promise<T>;
+}
+
 /** A secret typed inside a running listr2 task (masked; never echoed or logged). */
 export async function secretInTask<Ctx>(task: StepTask<Ctx>, message: string): Promise<string> {
   return String(await interruptible(task.prompt(ListrInquirerPromptAdapter).run(password, { message, mask: '*' })));

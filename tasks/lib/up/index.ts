@@ -5,7 +5,7 @@ import type { ApplyContext } from '../apply';
 import { checkSteps, type CheckContext } from '../check';
 import type { AskPassphrase, ConfigureContext } from '../configure';
 import type { HostOutput, Site, StageName } from '../model/types';
-import type { PromoteContext, StageContent } from '../promote';
+import type { Choose, PromoteContext, StageContent } from '../promote';
 import { outputsFromModel, type RenderResult } from '../render';
 import type { Stores } from '../shared/store';
 import type { Step, StepTask } from '../ui/listr';
@@ -23,6 +23,8 @@ export interface UpOptions {
   insecure?: boolean;
   /** Asks yes/no inside a task; absent when nobody can answer (then the flag is named). */
   confirm?: (task: StepTask<UpContext>, message: string) => Promise<boolean>;
+  /** Asks whether to promote to prod (promote, show a host's diff, decline); absent as confirm is. */
+  choose?: Choose<UpContext>;
   /** Asks the control node key's passphrase; absent = stop with a message. */
   askPassphrase?: AskPassphrase;
   env?: NodeJS.ProcessEnv;

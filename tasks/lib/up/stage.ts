@@ -1,12 +1,12 @@
-// One stage's part of `up`: compare, (prod) the promotion gate, apply, decide the fast path,
-// render and configure, verify, repair drift on the fast path, record.
-import { join } from 'node:path';
-import { applySteps } from '../apply';
+// One stage's part of `up`: compare, (prod) the promotion check, apply (prod: the promotion gate
+// between the plans and the apply), decide the fast path, render and configure, verify, repair
+// drift on the fast path, record.
+import { applySteps, type ApplyContext } from '../apply';
 import { configureSteps } from '../configure';
 import type { StageName } from '../model/types';
-import { compareInputs, promotionGate, readRecord, recordRun, storesOf } from '../promote';
+import { compareInputs, promotionCheck, promotionGate, readRecord, recordRun, storesOf } from '../promote';
 import { renderSteps } from '../render';
-import { stateRoot } from '../shared/paths';
+import { renderedDir, stateRoot } from '../shared/paths';
 import type { Step } from '../ui/listr';
 import { verifySteps } from '../verify';
 import type { StageRun, UpContext, UpOptions } from './index';
@@ -31,7 +31,7 @@ export function converge(stage: StageName, opts: UpOptions, full = false): UpSte
     extraArgs: opts.dryRun ? ['--check', '--diff'] : undefined,
   }) as UpStep[];
   return [
-    ...(renderSteps(stage, { outDir: join(stateRoot(opts.env), 'rendered', stage), ownDir: true }) as UpStep[]),
+    ...(renderSteps(stage, { outDir: renderedDir(stateRoot(opts.env), stage), ownDir: true }) as UpStep[]),
     ...configure.map((s) => ({ ...s, skip: async (ctx: UpContext) => ((await neverConfigured(stage, ctx, opts)) ? `Dry run: ${stage} has never been configured` : ownSkip(s, ctx)) })),
   ];
 }
@@ -54,11 +54,14 @@ export const recordStep = (stage: StageName, opts: UpOptions): UpStep => recordR
 
 export function stageSteps(stage: StageName, opts: UpOptions): UpStep[] {
   const runOf = (ctx: UpContext): StageRun => ctx.runs[stage]!;
+  const promote = opts as Parameters<typeof promotionGate>[0];
   return [
     compareInputs(stage, opts) as UpStep,
-    ...(stage === 'prod' ? [promotionGate(opts as Parameters<typeof promotionGate>[0]) as UpStep] : []),
+    // Prod: refused before Terraform runs unless it verified in lab; asked once its plans are known.
+    ...(stage === 'prod' ? [promotionCheck(promote) as UpStep] : []),
     ...(applySteps({
       stage,
+      beforeConfirm: stage === 'prod' ? [promotionGate(promote) as Step<ApplyContext>] : [],
       yes: opts.yes,
       dryRun: opts.dryRun,
       allowDataLoss: opts.allowDataLoss,

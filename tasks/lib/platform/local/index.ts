@@ -15,6 +15,9 @@ export const localPlatform: Platform = {
   // Its stacks use only Terraform's built-in terraform_data.
   terraformProviders: [],
 
+  // LocalVm: one terraform_data per machine (the VM stack holds nothing else).
+  machineResourceType: 'terraform_data',
+
   async preflight(stage, { dryRun, say }) {
     // A dry run only plans: it neither installs packages nor raises kernel limits.
     if (!dryRun) await preflight({ say });

@@ -14,6 +14,9 @@ export const proxmoxPlatform: Platform = {
 
   terraformProviders: [{ source: PROXMOX_PROVIDER.source, version: PROXMOX_PROVIDER.version, pinnedIn: 'stacks/provider-pin.ts' }],
 
+  // ProxmoxVm; the stack's snippets and image are files the VM reads, replaced by content hash.
+  machineResourceType: 'proxmox_virtual_environment_vm',
+
   async preflight(stage, { site, env, insecure, say }) {
     say(`Checking the ${stage.name} cluster at ${stage.proxmox.endpoint}`);
     const doctor = await doctorStage(site, stage, { env, insecure });
