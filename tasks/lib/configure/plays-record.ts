@@ -2,6 +2,7 @@
 // file under the state root, or PostgreSQL with the pg backend, so every checkout selects from
 // what the hosts really got). Written only after a playbook run that succeeded.
 import { AppliedStacks } from '../apply/applied-stacks';
+import { hostOfStack } from '../model';
 import type { StageName } from '../model/types';
 import type { Stores } from '../shared/store';
 import type { PartInputs } from './inputs';
@@ -36,7 +37,7 @@ export async function writePlaysRecord(stores: Stores, stage: StageName, inputs:
 export async function machinesOf(stores: Stores, stage: StageName): Promise<Record<string, string>> {
   const machines: Record<string, string> = {};
   for (const stack of await new AppliedStacks(stores(stage), stage).list()) {
-    const host = stack.name.replace(/-(data-)?vm$/, '');
+    const host = hostOfStack(stack.name);
     machines[host] = [machines[host], `${stack.kind}:${stack.appliedAt ?? ''}`].filter(Boolean).sort().join(' ');
   }
   return machines;
