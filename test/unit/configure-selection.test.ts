@@ -62,7 +62,7 @@ describe('the plays of ansible/site.yml', () => {
       ['stage_proxy/nginx_release', 'stage_proxies', 'nginx_release'],
     ]);
     const release = parts.find((p) => p.key === 'stage_proxy/nginx_release')!.files;
-    expect(release).toEqual(expect.arrayContaining(['playbooks/stage_proxy.yml', 'handlers/nginx.yml', 'roles/nginx_release/tasks/validate.yml']));
+    expect(release).toEqual(expect.arrayContaining(['playbooks/stage_proxy.yml', 'handlers/nginx.yml', 'roles/nginx_release/files/release.sh']));
     expect(release).not.toContain('roles/nginx/tasks/main.yml');
     expect(parts.find((p) => p.key === 'stage_proxy/stage_proxy')!.files).toEqual(expect.arrayContaining(['handlers/nginx.yml', 'roles/nginx/tasks/main.yml']));
   });
@@ -123,7 +123,7 @@ describe('what changes a part’s inputs', () => {
 
   it('a role’s file changes every part that runs the role, on all its hosts; a playbook’s or its handlers’, every part of the play', () => {
     const changed = (text: string) => `${text}# changed\n`;
-    expect(differences(baseline, inputsOf(site, editedAnsible('ansible-release', 'roles/nginx_release/tasks/prune.yml', changed)))).toEqual(['stage_proxy/nginx_release lab-proxy']);
+    expect(differences(baseline, inputsOf(site, editedAnsible('ansible-release', 'roles/nginx_release/files/release.sh', changed)))).toEqual(['stage_proxy/nginx_release lab-proxy']);
     expect(differences(baseline, inputsOf(site, editedAnsible('ansible-nginx', 'roles/nginx/tasks/main.yml', changed)))).toEqual(['stage_proxy/stage_proxy lab-proxy']);
     const play = ['stage_proxy/stage_proxy lab-proxy', 'stage_proxy/certificates lab-proxy', 'stage_proxy/nginx_release lab-proxy'];
     expect(differences(baseline, inputsOf(site, editedAnsible('ansible-handlers', 'handlers/nginx.yml', changed)))).toEqual(play);
