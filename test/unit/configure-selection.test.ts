@@ -139,6 +139,18 @@ describe('what changes a part’s inputs', () => {
     writeFileSync(knownHosts, 'lab-proxy ssh-ed25519 AAAA\n');
     expect(differences(baseline, inputsOf(site, ANSIBLE_DIR, { knownHosts }))).toHaveLength(11);
   });
+
+  it('known_hosts counts with the stage’s own lines only: a machine of the other stage changes nothing', () => {
+    const knownHosts = join(work, 'known_hosts-stages');
+    const proxy = site.hosts.find((h) => h.name === 'lab-proxy')!;
+    const lab = `${proxy.ipv4},lab-proxy ssh-ed25519 AAAA\n`;
+    writeFileSync(knownHosts, lab);
+    const before = inputsOf(site, ANSIBLE_DIR, { knownHosts });
+    writeFileSync(knownHosts, `${lab}10.111.1.11,prod-proxy ssh-ed25519 BBBB\n`);
+    expect(differences(before, inputsOf(site, ANSIBLE_DIR, { knownHosts }))).toEqual([]);
+    writeFileSync(knownHosts, `${proxy.ipv4},lab-proxy ssh-ed25519 CCCC\n10.111.1.11,prod-proxy ssh-ed25519 BBBB\n`);
+    expect(differences(before, inputsOf(site, ANSIBLE_DIR, { knownHosts }))).toHaveLength(11);
+  });
 });
 
 describe('what a run selects', () => {

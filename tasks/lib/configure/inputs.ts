@@ -3,8 +3,8 @@
 // host's own values, or every host's when the part reads other hosts through hostvars or
 // groups), the groups, and the host's rendered tree when the part reads the bundle. Equal
 // hashes: the part would do nothing new on that host. Whatever a part could read that is not
-// named here (the vault, the known_hosts ssh connects with) is in every hash, so a change there
-// runs everything.
+// named here (the vault, the stage's lines of the known_hosts ssh connects with) is in every
+// hash, so a change there runs everything.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -64,13 +64,29 @@ function treeDigest(dir: string): string {
   return sha(filesUnder(dir).map((f) => `${relative(dir, f)}\0${sha(readFileSync(f))}`).join('\n'));
 }
 
+/**
+ * The known_hosts lines ssh checks for this stage: those naming one of its hosts or their
+ * addresses, and hashed ones (which could be any). The local platform keeps one file for both
+ * stages, and a machine created in prod must not rerun every lab play.
+ */
+function knownHostsDigest(file: string | null, inventory: Inventory): string {
+  if (!file || !existsSync(file)) return 'none';
+  const ours = new Set(Object.entries(inventory.hostvars).flatMap(([host, vars]) => [host, String(vars.ansible_host ?? host)]));
+  const lines = readFileSync(file, 'utf8')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'))
+    .filter((line) => line.startsWith('|') || line.split(/\s+/)[0]!.split(',').some((name) => ours.has(name.replace(/^\[(.+)\]:\d+$/, '$1'))));
+  return sha(lines.sort().join('\n'));
+}
+
 const names = (text: string, candidates: Iterable<string>) => [...candidates].filter((name) => new RegExp(`(?<![\\w.])${name}(?!\\w)`).test(text)).sort();
 
 /** Every part's input hash on every host it runs on in a full run. */
 export function partInputs(parts: Part[], sources: InputSources): PartInputs {
   const inventory = readInventory(sources.renderDir);
   const stageVars = (parseAnsibleYaml(sources.varsText) ?? {}) as Record<string, unknown>;
-  const base = sha([...COMMON_FILES.map((f) => fileSha(join(sources.ansibleDir, f))), fileSha(sources.vaultFile), fileSha(sources.knownHosts)].join('\n'));
+  const base = sha([...COMMON_FILES.map((f) => fileSha(join(sources.ansibleDir, f))), fileSha(sources.vaultFile), knownHostsDigest(sources.knownHosts, inventory)].join('\n'));
   const known = new Set([...Object.keys(stageVars), ...Object.values(inventory.hostvars).flatMap((vars) => Object.keys(vars))]);
   const result: PartInputs = {};
   for (const part of parts) {
