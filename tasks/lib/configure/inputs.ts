@@ -10,7 +10,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseAnsibleYaml } from '../shared/ansible-yaml';
 import { HomeprodError } from '../ui/errors';
-import { COMMON_FILES, filesUnder, type Part } from './plays';
+import { filesUnder } from '../shared/files';
+import { COMMON_FILES, type Part } from './plays';
 
 /** part key → host → sha256 of what the part reads there. */
 export type PartInputs = Record<string, Record<string, string>>;

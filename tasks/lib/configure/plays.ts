@@ -4,9 +4,10 @@
 // is one part, named after the play; in a play of several roles each part is `<play>/<role>`
 // and carries a `when:` line that reads homeprod_roles, so a service change makes the new
 // nginx release live without reinstalling packages or certificates.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, normalize, relative } from 'node:path';
 import { parse } from 'yaml';
+import { filesUnder } from '../shared/files';
 import { HomeprodError } from '../ui/errors';
 
 export interface Part {
@@ -39,15 +40,6 @@ const TASK_IMPORTS = ['ansible.builtin.import_tasks', 'import_tasks'];
 
 /** The `when:` a part of a play of several roles carries. */
 export const partWhen = (play: string, role: string) => `inventory_hostname in homeprod_roles.${play}.${role} | default([inventory_hostname])`;
-
-/** Every file under a directory, sorted; none when it does not exist. */
-export function filesUnder(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name))
-    .sort();
-}
 
 const referencedRoles = (text: string): string[] => [...text.matchAll(ROLE_REFERENCE)].map((m) => (m[1] ?? m[2])!.replace(/^ansible\.builtin\./, ''));
 

@@ -58,6 +58,7 @@ export class ConfigureRun {
   machines: Record<string, string> = {};
   varsText = '';
   renderDir = '';
+  vaultFile: string | null = null;
 
   constructor(readonly opts: ConfigureOptions) {
     this.stage = opts.stage;
@@ -203,8 +204,9 @@ export function choosePlays(run: ConfigureRun): ConfigureStep {
       run.renderDir = run.opts.renderDir ?? ctx.rendered?.[stage]?.outDir ?? '';
       if (!run.renderDir) throw new HomeprodError(`no render output for stage ${stage}: render it first (npx tsx tasks/render.ts --stage ${stage} --out DIR)`, EXIT.precondition);
       run.varsText = stageVars(site, stage, run.where.bundle, run.acme ? { ...run.acme } : {});
+      run.vaultFile = vaultVarsFile(site, stage);
       run.parts = partsOf(playsOf(ANSIBLE_DIR));
-      run.inputs = partInputs(run.parts, { ansibleDir: ANSIBLE_DIR, renderDir: run.renderDir, varsText: run.varsText, vaultFile: vaultVarsFile(site, stage), knownHosts: run.knownHosts });
+      run.inputs = partInputs(run.parts, { ansibleDir: ANSIBLE_DIR, renderDir: run.renderDir, varsText: run.varsText, vaultFile: run.vaultFile, knownHosts: run.knownHosts });
       run.machines = await machinesOf(run.stores(ctx), stage);
       run.selection = selectPlays({
         inputs: run.inputs,
@@ -227,11 +229,11 @@ export function sendBundle(run: ConfigureRun): ConfigureStep {
   return {
     title: `Send the playbooks and the rendered ${stage} configs to the control node`,
     skip: () => (selectsNothing(run.selection) ? `No ${stage} play has anything new to do` : false),
-    task: async (ctx) => {
+    task: async () => {
       const { stream, cleanup } = bundleStream({
         renderDir: run.renderDir,
         knownHosts: run.knownHosts,
-        vaultFile: vaultVarsFile(run.site(ctx), stage),
+        vaultFile: run.vaultFile,
         varsText: run.varsText,
         playsText: run.selection.full ? undefined : playsVars(run.selection, run.parts),
       });
@@ -254,10 +256,10 @@ export function runPlaybooks(run: ConfigureRun): ConfigureStep {
       const acmePending = run.acme !== null && !run.acme.certificates_acme_route_ready;
       if (selectsNothing(selection)) {
         ctx.configured = { ...ctx.configured, [stage]: { recap: {}, changed: 0, caCert: null, acmePending, logFile: '', selection } };
-        task.skip(`Ran no ${stage} playbook: every play's inputs are as the hosts were last configured with`);
+        task.skip(`Ran no ${stage} playbook: every part's inputs are as the hosts were last configured with`);
         return;
       }
-      const varsFiles = ['vars/homeprod.yml', ...(vaultVarsFile(run.site(ctx), stage) ? ['vars/vault.yml'] : []), ...(selection.full ? [] : ['vars/plays.yml'])];
+      const varsFiles = ['vars/homeprod.yml', ...(run.vaultFile ? ['vars/vault.yml'] : []), ...(selection.full ? [] : ['vars/plays.yml'])];
       const script = playbookScript(run.layout, { useAgent: run.probe.key === 'agent', varsFiles, extraArgs: run.opts.extraArgs });
       const result = await run.link.run(script, { onOutput: taskLog(task, stage), signal: run.opts.signal });
       const text = result.stdout + (result.stderr ? `\n${result.stderr}` : '');

@@ -1,12 +1,13 @@
 // The rendered config a promotion would give each prod host, beside what that host was last
 // configured with (`up` leaves each stage's last render in <state>/rendered/<stage>): which
 // hosts' files change, and on request one host's unified diff (`diff -ruN`).
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { $ } from 'zx';
 import type { HostOutput, Site, StageName } from '../model/types';
 import { RENDER_MARKER, renderFiles } from '../render';
+import { filesUnder } from '../shared/files';
 import { EXIT, HomeprodError } from '../ui/errors';
 
 /** One host's part of a render (or the inventory), relative path → content. */
@@ -45,13 +46,7 @@ function byPart(files: Iterable<[string, string]>): Map<string, Part> {
   return parts;
 }
 
-function readTree(dir: string): Array<[string, string]> {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile())
-    .map((e) => join(e.parentPath, e.name))
-    .map((file) => [relative(dir, file), readFileSync(file, 'utf8')]);
-}
+const readTree = (dir: string): Array<[string, string]> => filesUnder(dir).map((file) => [relative(dir, file), readFileSync(file, 'utf8')]);
 
 export function compareRendered(site: Site, stage: StageName, outputs: readonly HostOutput[], lastDir: string): RenderedComparison {
   const before = byPart(readTree(lastDir));

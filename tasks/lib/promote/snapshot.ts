@@ -1,9 +1,10 @@
 // What shapes a stage, hashed file by file: the normalized site model, the stacks, the
 // templates and the Ansible roles. Equal hashes mean equal content; the files tell what differs.
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Site } from '../model/types';
+import { filesUnder } from '../shared/files';
 import { PROJECT_ROOT } from '../shared/paths';
 
 /** Project directories whose files shape a stage. */
@@ -18,12 +19,8 @@ export interface ContentSnapshot {
 
 const sha = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 
-function walk(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile() && !e.name.endsWith('.actual'))
-    .map((e) => join(e.parentPath, e.name));
-}
+/** A golden test's `.actual` output is not content. */
+const walk = (dir: string) => filesUnder(dir).filter((file) => !file.endsWith('.actual'));
 
 export function contentSnapshot(site: Site, root: string = PROJECT_ROOT): ContentSnapshot {
   const files: Record<string, string> = { site: sha(JSON.stringify({ ...site, file: undefined })) };

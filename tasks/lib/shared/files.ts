@@ -1,9 +1,18 @@
 // Files that are never seen half-written, and a lock that a SIGKILLed holder cannot keep.
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EXIT, HomeprodError } from '../ui/errors';
 import { pidAlive } from './process';
+
+/** Every regular file under a directory (absolute paths, sorted); none when it does not exist. */
+export function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
+}
 
 /** Writes via a temp file + rename, with the mode set before the content lands. */
 export function writeFileAtomic(path: string, content: string, mode = 0o644): void {
